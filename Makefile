@@ -1,0 +1,50 @@
+# Every target sets up what it needs; on a fresh machine `make run` and `make test` are enough.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check -q
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run test test-slow bench lint golden clean help
+
+help:
+	@echo "make run      set up and start Alta on http://$(HOST):$(PORT) (SQLite, template engine)"
+	@echo "make test     set up and run the whole test suite"
+	@echo "make bench    template and API throughput/latency table"
+	@echo "make golden   rewrite the prompt-contract golden vectors (only with retraining)"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Stamps: reinstall when pyproject.toml changes.
+$(VENV)/.serve: pyproject.toml | $(PY)
+	$(PIP) install -e ".[serve]"
+	touch $@
+
+$(VENV)/.dev: pyproject.toml | $(PY)
+	$(PIP) install -e ".[serve,dev]"
+	touch $@ $(VENV)/.serve
+
+run: $(VENV)/.serve
+	$(PY) -m backend migrate
+	$(PY) -m backend dev-key
+	$(PY) -m backend serve --host $(HOST) --port $(PORT)
+
+test: $(VENV)/.dev
+	$(PY) -m pytest
+
+test-slow: $(VENV)/.dev
+	$(PY) -m pytest -m slow
+
+bench: $(VENV)/.dev
+	$(PY) -m benchmarks.run
+
+lint: $(VENV)/.dev
+	$(PY) -m ruff check clinical backend tests benchmarks
+
+golden: $(VENV)/.serve
+	$(PY) -m clinical.contract write-golden --out models/contract
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis
