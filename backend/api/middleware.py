@@ -1,0 +1,101 @@
+"""ASGI middleware: request ids and an access log without query strings, and a body-size limit."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger("backend.access")
+
+
+class RequestContextMiddleware:
+    """Gives every request an id (``X-Request-ID``) and logs method, route, status and time.
+
+    The route template (``/api/v1/documents/{document_id}``) is logged instead of the URL: query
+    strings carry patient identifiers.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if incoming.isascii() and 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", None) or "<unmatched>"
+            logger.info("%s %s %s %.1fms request_id=%s", scope["method"], path, status,
+                        (time.perf_counter() - started) * 1000, request_id)
+
+
+class BodySizeLimitMiddleware:
+    """Answers 413 to request bodies over ``max_bytes``, declared or streamed.
+
+    A streamed body is cut off where it passes the limit: the 413 is sent from here and the app
+    is told the client went away (FastAPI would turn an exception raised while it reads the body
+    into a 400).
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._reject(send)
+            return
+        received = 0
+        rejected = started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received, rejected
+            if rejected:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    rejected = True
+                    if not started:
+                        await self._reject(send)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if rejected:
+                return  # the 413 has been sent; whatever the app answers to the cut body is dropped
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        await self.app(scope, counting_receive, guarded_send)
+
+    async def _reject(self, send: Send) -> None:
+        body = (f'{{"detail":"request body over {self.max_bytes} bytes; '
+                'send less or raise ALTA_MAX_BODY_BYTES"}').encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,87 @@
+"""Stored documents: read, list by patient, edit (new version), sign (locks)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from backend.api.deps import GenerateActor, ReadActor, SessionDep, SignActor
+from backend.api.schemas import (
+    DocumentList,
+    DocumentOut,
+    DocumentSummary,
+    DocumentUpdate,
+    SignIn,
+    VersionTextOut,
+)
+from backend.db.models import Document
+from backend.services import documents as docs
+from clinical.checks import check_draft
+from clinical.record import HospitalStay
+
+router = APIRouter(prefix="/api/v1/documents", tags=["documents"])
+
+DocumentId = Annotated[str, Path(min_length=1, max_length=36, description="the document's id")]
+
+
+def _out(session: SessionDep, doc: Document) -> DocumentOut:
+    text = docs.current_text(doc)
+    return DocumentOut.of(doc, text, check_draft(_stored_record(doc), text), docs.latest_generation(session, doc.id))
+
+
+def _stored_record(doc: Document) -> HospitalStay:
+    # The record passed validation on the day it came in; re-reading it later must judge
+    # "not in the future" against that day, not today.
+    # created_at is UTC; a day's margin covers hospitals ahead of UTC.
+    created = doc.created_at.date() + dt.timedelta(days=1)
+    return HospitalStay.model_validate_json(doc.record_json, context={"today": created})
+
+
+@router.get("/{document_id}", response_model=DocumentOut, summary="Read a document's current version")
+def read_document(document_id: DocumentId, session: SessionDep, actor: ReadActor) -> DocumentOut:
+    return _out(session, docs.get_document(session, document_id, actor=actor))
+
+
+@router.get("/{document_id}/versions/{version}", response_model=VersionTextOut, summary="Read an earlier version")
+def read_version(document_id: DocumentId, version: Annotated[int, Path(ge=1)], session: SessionDep,
+                 actor: ReadActor) -> VersionTextOut:
+    v = docs.get_version(session, document_id, version, actor=actor)
+    return VersionTextOut(version=v.version, source=v.source, author=v.author, created_at=v.created_at, text=v.text)
+
+
+@router.put("/{document_id}", response_model=DocumentOut, summary="Save a clinician's edit as a new version")
+def update_document(document_id: DocumentId, body: DocumentUpdate, session: SessionDep,
+                    actor: GenerateActor) -> DocumentOut:
+    """The edit must name the version it was made on (``base_version``): editing a version that is
+    no longer current gets 409 instead of overwriting someone else's edit."""
+    doc = docs.update_document(session, document_id, text=body.text, base_version=body.base_version,
+                               author=body.author, actor=actor)
+    return _out(session, doc)
+
+
+@router.post("/{document_id}/sign", response_model=DocumentOut, summary="Sign a document; it is locked afterwards")
+def sign_document(document_id: DocumentId, body: SignIn, session: SessionDep, actor: SignActor) -> DocumentOut:
+    doc = docs.sign_document(session, document_id, version=body.version, signed_by=body.signed_by, actor=actor)
+    return _out(session, doc)
+
+
+@router.get("", response_model=DocumentList, summary="List documents, optionally by patient identifier")
+def list_documents(
+    session: SessionDep, actor: ReadActor,
+    patient: Annotated[str | None, Query(min_length=1, max_length=40,
+                                         description="RUT, CURP, NHC... (dots and hyphens ignored)")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> DocumentList:
+    found, total = docs.search_documents(session, patient=patient, limit=limit, offset=offset, actor=actor)
+    items = []
+    for d in found:
+        record = json.loads(d.record_json)
+        principal = next(x for x in record["diagnoses"] if x["kind"] == "principal")
+        items.append(DocumentSummary(id=d.id, status=d.status, version=d.current_version,
+                                     principal_diagnosis=f"{principal['description']} ({principal['code']})",
+                                     created_at=d.created_at, updated_at=d.updated_at))
+    return DocumentList(items=items, total=total, limit=limit, offset=offset)

@@ -1,0 +1,142 @@
+"""Request and response bodies, one schema per use."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from backend.db.models import Document, Generation
+from clinical.checks import CheckReport
+from clinical.contract import example_records
+from clinical.record import HospitalStay
+
+EXAMPLES = example_records()
+
+
+class Inbound(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EpicrisisIn(Inbound):
+    record: HospitalStay
+    engine: str | None = Field(None, description="try this engine first (see GET /api/v1/models)")
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"record": EXAMPLES["neumonia_chile"]}]},
+    )
+
+
+class DocumentUpdate(Inbound):
+    text: Annotated[str, StringConstraints(min_length=1, max_length=200_000)]
+    base_version: int = Field(ge=1, description="the version this edit was made on; a stale one gets 409")
+    author: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class SignIn(Inbound):
+    version: int = Field(ge=1, description="the version the clinician read and signs")
+    signed_by: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class FindingOut(BaseModel):
+    kind: str
+    text: str
+    field: str | None = None
+    start: int | None = None
+    end: int | None = None
+
+
+class ChecksOut(BaseModel):
+    ok: bool
+    findings: list[FindingOut]
+
+    @classmethod
+    def of(cls, report: CheckReport) -> ChecksOut:
+        return cls.model_validate(report.to_dict())
+
+
+class FallbackOut(BaseModel):
+    engine: str
+    reason: str
+
+
+class Provenance(BaseModel):
+    """Which engine and model wrote the draft, how long it took, and which engines were passed over."""
+
+    engine: str
+    model: str
+    model_version: str
+    latency_ms: float
+    fallbacks: list[FallbackOut] = []
+
+    @classmethod
+    def of(cls, gen: Generation) -> Provenance:
+        return cls(engine=gen.engine, model=gen.model, model_version=gen.model_version,
+                   latency_ms=round(gen.latency_ms, 3), fallbacks=json.loads(gen.fallbacks_json))
+
+
+class VersionOut(BaseModel):
+    version: int
+    source: Literal["engine", "clinician"]
+    author: str
+    created_at: dt.datetime
+
+
+class DocumentOut(BaseModel):
+    id: str
+    kind: str
+    status: Literal["draft", "signed"]
+    version: int
+    text: str
+    checks: ChecksOut
+    provenance: Provenance | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    signed_at: dt.datetime | None
+    signed_by: str | None
+    versions: list[VersionOut]
+    record: dict[str, Any]
+
+    @classmethod
+    def of(cls, doc: Document, text: str, checks: CheckReport, generation: Generation | None) -> DocumentOut:
+        return cls(
+            id=doc.id, kind=doc.kind, status=doc.status, version=doc.current_version, text=text,
+            checks=ChecksOut.of(checks), provenance=Provenance.of(generation) if generation else None,
+            created_at=doc.created_at, updated_at=doc.updated_at, signed_at=doc.signed_at,
+            signed_by=doc.signed_by, record=json.loads(doc.record_json),
+            versions=[VersionOut(version=v.version, source=v.source, author=v.author, created_at=v.created_at)
+                      for v in doc.versions],
+        )
+
+
+class DocumentSummary(BaseModel):
+    id: str
+    status: str
+    version: int
+    principal_diagnosis: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class DocumentList(BaseModel):
+    items: list[DocumentSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class VersionTextOut(VersionOut):
+    text: str
+
+
+class ModelOut(BaseModel):
+    engine: str
+    model: str
+    version: str
+    tasks: list[str]
+    healthy: bool
+    detail: str
+    position: int = Field(description="place in the fallback order, 0 first")

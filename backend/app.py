@@ -1,0 +1,48 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from backend.api.errors import install_error_handlers
+from backend.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from backend.api.routes import documents, epicrisis, health, models
+from backend.core.config import Settings, get_settings
+from backend.db.session import make_engine, make_sessionmaker
+from backend.engines.base import build_registry
+
+DESCRIPTION = """
+Alta writes Spanish discharge summaries (epicrisis) from structured hospital stays, stores them
+with every version, and lets clinicians edit and sign them. Every draft says which engine wrote it.
+
+Authenticate with `Authorization: Bearer <API key>` (create one with
+`python -m backend create-key --name NAME --scopes generate read sign`).
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    db = make_engine(settings.resolved_database_url, settings.db_pool_size)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        db.dispose()
+
+    app = FastAPI(title="Alta", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.sessionmaker = make_sessionmaker(db)
+    app.state.engines = build_registry(settings.engines)
+
+    install_error_handlers(app)
+    for router in (health.router, epicrisis.router, documents.router, models.router):
+        app.include_router(router)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
+                           allow_methods=["GET", "POST", "PUT"], allow_headers=["Authorization", "X-API-Key", "Content-Type"])
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    return app

@@ -1,0 +1,51 @@
+"""The backend's one settings object, read from ALTA_* environment variables at start-up."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ALTA_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production", "test"] = Field(
+        "development", description="production refuses unsafe values (wildcard CORS, in-memory DB)"
+    )
+    data_dir: Path = Field(Path("data"), description="where the SQLite file and the dev API key live")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default sqlite:///<data_dir>/alta.db. PostgreSQL: postgresql+psycopg://..."
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body_bytes: int = Field(1_000_000, gt=0, description="larger request bodies get 413")
+    engines: list[str] = Field(["template"], description="engine order for drafts, first healthy wins")
+    cors_origins: list[str] = Field([], description="browser origins allowed to call the API")
+    log_level: str = "INFO"
+    db_pool_size: int = 10
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'alta.db'}"
+
+    @property
+    def dev_key_file(self) -> Path:
+        return self.data_dir / "dev-api-key"
+
+    @model_validator(mode="after")
+    def _safe_in_production(self) -> Settings:
+        if self.environment == "production":
+            if "*" in self.cors_origins:
+                raise ValueError("ALTA_CORS_ORIGINS may not contain '*' in production; list the origins")
+            if self.database_url and ":memory:" in self.database_url:
+                raise ValueError("ALTA_DATABASE_URL is in-memory in production; documents would be lost")
+        return self
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()

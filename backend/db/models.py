@@ -1,0 +1,116 @@
+"""Tables: documents and their versions, generations, the audit trail, API keys.
+
+Patient data lives only in ``documents.record_json``, ``document_versions.text`` and
+``patient_identifiers``; the audit trail and generations hold ids, names of API keys and timings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True, index=True)
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[str] = mapped_column(String(200), doc="space-separated")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class Document(Base):
+    __tablename__ = "documents"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(20), default="epicrisis")
+    status: Mapped[str] = mapped_column(String(10), default="draft")  # draft | signed
+    record_json: Mapped[str] = mapped_column(Text)
+    current_version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100))
+    signed_at: Mapped[dt.datetime | None]
+    signed_by: Mapped[str | None] = mapped_column(String(200))
+
+    versions: Mapped[list[DocumentVersion]] = relationship(
+        back_populates="document", order_by="DocumentVersion.version", cascade="all, delete-orphan"
+    )
+    identifiers: Mapped[list[PatientIdentifier]] = relationship(cascade="all, delete-orphan")
+
+
+class PatientIdentifier(Base):
+    """The patient's identifiers, normalised, so a document can be found by RUT, CURP or NHC."""
+
+    __tablename__ = "patient_identifiers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    type: Mapped[str] = mapped_column(String(20))
+    value: Mapped[str] = mapped_column(String(40), index=True)
+
+
+class DocumentVersion(Base):
+    __tablename__ = "document_versions"
+    __table_args__ = (UniqueConstraint("document_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    version: Mapped[int]
+    text: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(20))  # engine | clinician
+    author: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    document: Mapped[Document] = relationship(back_populates="versions")
+
+
+class Generation(Base):
+    """One engine run: which engine and model wrote a draft, how long it took, what it passed over."""
+
+    __tablename__ = "generations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[str | None] = mapped_column(ForeignKey("documents.id", ondelete="SET NULL"), index=True)
+    request_id: Mapped[str] = mapped_column(String(64))
+    task: Mapped[str] = mapped_column(String(20))
+    engine: Mapped[str] = mapped_column(String(40))
+    model: Mapped[str] = mapped_column(String(200))
+    model_version: Mapped[str] = mapped_column(String(100))
+    latency_ms: Mapped[float]
+    checks_ok: Mapped[bool]
+    fallbacks_json: Mapped[str] = mapped_column(Text, default="[]")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AuditEvent(Base):
+    """Who did what to which document, when. Holds no patient data."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_document_at", "document_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(20))  # create | read | edit | sign | search
+    document_id: Mapped[str | None] = mapped_column(String(36))
+    request_id: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(String(200))

@@ -1,0 +1,31 @@
+"""The deterministic engine: Alta's jinja2 writer, always available, section by section."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from backend.engines.base import Draft, Engine, EngineHealth, register
+from clinical.record import HospitalStay
+from clinical.writer import TEMPLATE_VERSION, render_epicrisis, render_sections
+
+
+class TemplateEngine(Engine):
+    name = "template"
+    model = "alta-epicrisis-template"
+    model_version = TEMPLATE_VERSION
+
+    async def generate(self, stay: HospitalStay) -> Draft:
+        return Draft(render_epicrisis(stay), self.name, self.model, self.model_version)
+
+    async def stream(self, stay: HospitalStay) -> AsyncIterator[str]:
+        sections = render_sections(stay)
+        for i, section in enumerate(sections):
+            yield ("" if i == 0 else "\n\n") + f"{section.title}\n{section.body}" + ("\n" if i == len(sections) - 1 else "")
+
+    async def health(self) -> EngineHealth:
+        return EngineHealth(True, "jinja2 templates loaded")
+
+
+@register("template")
+def _factory() -> Engine:
+    return TemplateEngine()

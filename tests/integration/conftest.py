@@ -1,0 +1,65 @@
+"""Backend fixtures: a migrated SQLite file per test, the app, API keys, and a live server."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from backend.app import create_app
+from backend.core.config import Settings
+from backend.db import migrate
+from backend.db.session import make_engine, make_sessionmaker
+from backend.services import apikeys
+from clinical.contract import example_records
+from tests.support import LiveServer
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    s = Settings(environment="test", data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'alta.db'}")
+    migrate.upgrade(s.resolved_database_url)
+    return s
+
+
+@pytest.fixture
+def sessions(settings: Settings):
+    engine = make_engine(settings.resolved_database_url)
+    yield make_sessionmaker(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def make_key(sessions):
+    def make(name: str = "ehr", scopes: tuple[str, ...] = ("admin",)) -> dict[str, str]:
+        with sessions() as session:
+            return {"Authorization": f"Bearer {apikeys.create_key(session, name, list(scopes))}"}
+    return make
+
+
+@pytest.fixture
+def auth(make_key) -> dict[str, str]:
+    return make_key()
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+@pytest.fixture
+def record() -> dict:
+    return copy.deepcopy(example_records()["neumonia_chile"])
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    server = LiveServer(tmp_path)
+    server.cli("migrate")
+    server.start()
+    yield server
+    server.stop()
