@@ -170,6 +170,9 @@ def _medication_drugs(medication: Medication, lexicon: DrugLexicon) -> set[str]:
     return {m.canonical for m in lexicon.find(medication.name)}
 
 
+_FIELD_SEPARATOR = "\n|\n"
+
+
 def _record_facts(stay: HospitalStay, lexicon: DrugLexicon) -> _RecordFacts:
     facts = _RecordFacts()
     medications = [*stay.inpatient_medications, *stay.discharge_medications]
@@ -181,19 +184,24 @@ def _record_facts(stay: HospitalStay, lexicon: DrugLexicon) -> _RecordFacts:
     # The patient's name and identifiers are not clinical text: never scan them.
     dumped = stay.model_dump(mode="python", exclude={"patient": {"name", "identifiers"}})
     pivot = stay.discharge.discharged_on.year
+    texts = []
     for leaf in _walk(dumped):
         if isinstance(leaf, dt.datetime):
             facts.dates.add(leaf.date())
         elif isinstance(leaf, dt.date):
             facts.dates.add(leaf)
         elif isinstance(leaf, str):
-            facts.drugs |= {m.canonical for m in lexicon.find(leaf)}
-            facts.doses |= {(d.value, d.unit) for d in find_doses(leaf, extra_units=facts.units)}
-            for mention in find_dates(leaf, pivot_year=pivot):
-                if mention.date is not None:
-                    facts.dates.add(mention.date)
-                else:
-                    facts.yearless.add((mention.day, mention.month))
+            texts.append(leaf)
+    # One scan over all the record's text instead of one per field; no drug, dose or date
+    # pattern matches across "|", so a mention cannot be stitched together from two fields.
+    text = _FIELD_SEPARATOR.join(texts)
+    facts.drugs |= {m.canonical for m in lexicon.find(text)}
+    facts.doses |= {(d.value, d.unit) for d in find_doses(text, extra_units=facts.units)}
+    for mention in find_dates(text, pivot_year=pivot):
+        if mention.date is not None:
+            facts.dates.add(mention.date)
+        else:
+            facts.yearless.add((mention.day, mention.month))
     facts.day_months = {(d.day, d.month) for d in facts.dates} | facts.yearless
     return facts
 

@@ -39,6 +39,9 @@ class DocumentUpdate(Inbound):
 class SignIn(Inbound):
     version: int = Field(ge=1, description="the version the clinician read and signs")
     signed_by: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    acknowledge_findings: bool = Field(
+        False, description="sign although the output checks report findings (the audit trail records it)"
+    )
 
 
 class FindingOut(BaseModel):

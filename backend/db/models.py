@@ -50,6 +50,11 @@ class Document(Base):
     created_by: Mapped[str] = mapped_column(String(100))
     signed_at: Mapped[dt.datetime | None]
     signed_by: Mapped[str | None] = mapped_column(String(200))
+    # Optimistic concurrency: every UPDATE checks and bumps it, so of two requests that read the
+    # same state and both edit or sign, the second fails instead of overwriting the first.
+    row_version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": row_version}
 
     versions: Mapped[list[DocumentVersion]] = relationship(
         back_populates="document", order_by="DocumentVersion.version", cascade="all, delete-orphan"

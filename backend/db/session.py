@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -30,6 +32,19 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+_SQLITE_WRITE_LOCK = threading.Lock()
+
+
+def write_lock(session: Session) -> AbstractContextManager[object]:
+    """Serialise this process's write transactions on SQLite; a no-op on PostgreSQL.
+
+    SQLite has one writer at a time. Without this, concurrent requests collide and SQLite's busy
+    handler sleeps in growing steps (up to 100 ms each), which shows up as a long latency tail.
+    busy_timeout still covers writers in other processes.
+    """
+    return _SQLITE_WRITE_LOCK if session.get_bind().dialect.name == "sqlite" else nullcontext()
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.exc import StaleDataError
 
 from backend.db.models import (
     AuditEvent,
@@ -15,10 +18,13 @@ from backend.db.models import (
     DocumentVersion,
     Generation,
     PatientIdentifier,
+    new_id,
     utcnow,
 )
+from backend.db.session import write_lock
 from backend.engines.base import Draft
-from backend.services.errors import DocumentLocked, DocumentNotFound, VersionConflict
+from backend.services.errors import DocumentLocked, DocumentNotFound, UnresolvedFindings, VersionConflict
+from clinical.checks import CheckReport, check_draft
 from clinical.contract import canonical_json
 from clinical.record import HospitalStay
 
@@ -47,25 +53,36 @@ def _audit(session: Session, actor: Actor, action: str, document_id: str | None,
                            request_id=actor.request_id, detail=detail))
 
 
+def _commit(session: Session) -> None:
+    # Every write of these services happens in the commit's flush, so this covers the whole
+    # write transaction.
+    with write_lock(session):
+        try:
+            session.commit()
+        except (StaleDataError, IntegrityError):
+            # Another request changed the document between our read and this write.
+            session.rollback()
+            raise VersionConflict("the document changed while this request was made; reload it and retry") from None
+
+
 def create_document(
     session: Session, stay: HospitalStay, draft: Draft, *, actor: Actor, latency_ms: float,
     checks_ok: bool, fallbacks: list[Fallback],
 ) -> Document:
     """Store a new draft as version 1, with its generation and an audit event, in one transaction."""
-    doc = Document(kind="epicrisis", record_json=canonical_json(stay), created_by=actor.name)
+    doc = Document(id=new_id(), kind="epicrisis", record_json=canonical_json(stay), created_by=actor.name)
     doc.identifiers = [
         PatientIdentifier(type=i.type.value, value=normalise_identifier(i.value)) for i in stay.patient.identifiers
     ]
     doc.versions = [DocumentVersion(version=1, text=draft.text, source="engine", author=draft.engine)]
     session.add(doc)
-    session.flush()
     session.add(Generation(
         document_id=doc.id, request_id=actor.request_id, task="epicrisis", engine=draft.engine,
         model=draft.model, model_version=draft.model_version, latency_ms=latency_ms, checks_ok=checks_ok,
         fallbacks_json=json.dumps([f.__dict__ for f in fallbacks]),
     ))
     _audit(session, actor, "create", doc.id)
-    session.commit()
+    _commit(session)
     return doc
 
 
@@ -82,7 +99,7 @@ def _load(session: Session, document_id: str, *, for_update: bool = False) -> Do
 def get_document(session: Session, document_id: str, *, actor: Actor) -> Document:
     doc = _load(session, document_id)
     _audit(session, actor, "read", doc.id)
-    session.commit()
+    _commit(session)
     return doc
 
 
@@ -92,7 +109,7 @@ def get_version(session: Session, document_id: str, version: int, *, actor: Acto
     if found is None:
         raise DocumentNotFound(f"document {document_id} has no version {version}")
     _audit(session, actor, "read", doc.id, f"version {version}")
-    session.commit()
+    _commit(session)
     return found
 
 
@@ -122,12 +139,30 @@ def update_document(
     doc.updated_at = utcnow()
     doc.versions.append(DocumentVersion(version=doc.current_version, text=text, source="clinician", author=author))
     _audit(session, actor, "edit", doc.id, f"version {doc.current_version}")
-    session.commit()
+    _commit(session)
     return doc
 
 
-def sign_document(session: Session, document_id: str, *, version: int, signed_by: str, actor: Actor) -> Document:
-    """Sign the version the clinician read; the document is locked afterwards."""
+def stored_record(doc: Document) -> HospitalStay:
+    """The record a document was written from, as validated when it came in."""
+    # "Not in the future" is judged against the day the record arrived (created_at is UTC; a
+    # day's margin covers hospitals ahead of UTC), not today: an old record stays valid.
+    arrived = doc.created_at.date() + dt.timedelta(days=1)
+    return HospitalStay.model_validate_json(doc.record_json, context={"today": arrived})
+
+
+def check_current(doc: Document) -> CheckReport:
+    return check_draft(stored_record(doc), current_text(doc))
+
+
+def sign_document(
+    session: Session, document_id: str, *, version: int, signed_by: str, acknowledge_findings: bool, actor: Actor
+) -> Document:
+    """Sign the version the clinician read; the document is locked afterwards.
+
+    A text the output checks flag is signed only with ``acknowledge_findings``: the clinician
+    has seen what is missing or unsupported and signs anyway, and the audit trail says so.
+    """
     doc = _load(session, document_id, for_update=True)
     if doc.status == "signed":
         raise DocumentLocked("the document is already signed")
@@ -136,11 +171,18 @@ def sign_document(session: Session, document_id: str, *, version: int, signed_by
             f"version {version} is not the current version {doc.current_version}; "
             "review the current version before signing"
         )
+    findings = len(check_current(doc).findings)
+    if findings and not acknowledge_findings:
+        raise UnresolvedFindings(
+            f"the output checks report {findings} findings on version {version}; resolve them, "
+            "or sign with acknowledge_findings=true after reviewing them"
+        )
     doc.status = "signed"
     doc.signed_at = doc.updated_at = utcnow()
     doc.signed_by = signed_by
-    _audit(session, actor, "sign", doc.id, f"version {version}")
-    session.commit()
+    detail = f"version {version}" + (f", {findings} findings acknowledged" if findings else "")
+    _audit(session, actor, "sign", doc.id, detail)
+    _commit(session)
     return doc
 
 
@@ -158,5 +200,5 @@ def search_documents(
     ))
     # The identifier searched for is patient data: the audit keeps the count, not the query.
     _audit(session, actor, "search", None, f"{len(docs)} of {total} results")
-    session.commit()
+    _commit(session)
     return docs, total

@@ -25,6 +25,13 @@ class DocumentLocked(DomainError):
     code = "document_signed"
 
 
+class UnresolvedFindings(DomainError):
+    """Signing a text that the output checks flag needs the clinician's explicit acknowledgement."""
+
+    status_code = 409
+    code = "unresolved_findings"
+
+
 class NoEngineAvailable(DomainError):
     status_code = 503
     code = "no_engine_available"

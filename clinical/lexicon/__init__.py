@@ -24,6 +24,18 @@ __all__ = ["DrugEntry", "DrugLexicon", "DrugMention", "fold", "load_lexicon", "p
 _COMBO_SEPARATOR = re.compile(r"\s*[/+-]\s*")
 
 
+_SPACE_RUN = re.compile(r" {2,}")
+
+
+@cache
+def _fold_char(char: str) -> str:
+    """One character lowercased, decomposed and stripped of combining marks; whitespace -> " "."""
+    if char.isspace():
+        return " "
+    # Lowercase before decomposing: "İ".lower() yields a combining dot that must go too.
+    return "".join(p for p in unicodedata.normalize("NFD", char.lower()) if not unicodedata.combining(p))
+
+
 def fold(text: str) -> tuple[str, list[int]]:
     """Lowercase ``text``, strip accents and collapse whitespace runs, keeping an offset map.
 
@@ -32,20 +44,35 @@ def fold(text: str) -> tuple[str, list[int]]:
     combining marks) because normalising the whole string at once would shift every offset after
     the first accented letter.
     """
+    table = {ord(c): _fold_char(c) for c in set(text)}
+    if all(len(v) == 1 for v in table.values()):
+        # Fast path, nearly all Spanish text: one character in, one out, so str.translate keeps
+        # offsets; only whitespace runs need collapsing.
+        folded = text.translate(table)
+        if "  " not in folded:
+            return folded, list(range(len(text)))
+        parts: list[str] = []
+        offsets: list[int] = []
+        pos = 0
+        for run in _SPACE_RUN.finditer(folded):
+            parts.append(folded[pos:run.start() + 1])
+            offsets.extend(range(pos, run.start() + 1))
+            pos = run.end()
+        parts.append(folded[pos:])
+        offsets.extend(range(pos, len(folded)))
+        return "".join(parts), offsets
+    return _fold_slow(text)
+
+
+def _fold_slow(text: str) -> tuple[str, list[int]]:
     out: list[str] = []
     offsets: list[int] = []
     for index, char in enumerate(text):
-        if char.isspace():
-            if out and out[-1] == " ":
-                continue  # collapse "amoxicilina  /\nácido" to single spaces
-            out.append(" ")
-            offsets.append(index)
-            continue
-        # Lowercase before decomposing: "İ".lower() yields a combining dot that must go too.
-        for piece in unicodedata.normalize("NFD", char.lower()):
-            if not unicodedata.combining(piece):
-                out.append(piece)
-                offsets.append(index)
+        folded = _fold_char(char)
+        if folded == " " and out and out[-1] == " ":
+            continue  # collapse "amoxicilina  /\nácido" to single spaces
+        out.extend(folded)
+        offsets.extend([index] * len(folded))
     return "".join(out), offsets
 
 

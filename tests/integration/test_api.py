@@ -244,3 +244,47 @@ def test_logs_carry_no_patient_data(client, auth, record, caplog) -> None:
     assert "request_id=" in logged  # the access log ran
     for secret in ["María Elena", "Soto Pérez", "7.654.321", "7654321", "458812", "Neumonía"]:
         assert secret not in logged
+
+
+def test_concurrent_edits_of_one_version_keep_exactly_one(client, auth, record) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    doc = create(client, auth, record)
+    url = f"/api/v1/documents/{doc['id']}"
+
+    def edit(i: int) -> int:
+        body = {"text": f"{doc['text']}\nEdición {i}", "base_version": 1, "author": f"Dr. {i}"}
+        return client.put(url, json=body, headers=auth).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(edit, range(8)))
+    assert sorted(statuses) == [200] + [409] * 7
+    final = client.get(url, headers=auth).json()
+    assert final["version"] == 2 and [v["version"] for v in final["versions"]] == [1, 2]
+
+    def sign(i: int) -> int:
+        return client.post(f"{url}/sign", json={"version": 2, "signed_by": f"Dr. {i}"}, headers=auth).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(sign, range(8)))
+    assert sorted(statuses) == [200] + [409] * 7
+
+
+def test_signing_a_flagged_text_needs_acknowledgement(client, auth, record, sessions) -> None:
+    doc = create(client, auth, record)
+    url = f"/api/v1/documents/{doc['id']}"
+    flagged = doc["text"].replace("Metformina 850 mg", "Metformina 1000 mg")
+    assert client.put(url, json={"text": flagged, "base_version": 1, "author": "Dr. X"}, headers=auth).status_code == 200
+
+    refused = client.post(f"{url}/sign", json={"version": 2, "signed_by": "Dr. X"}, headers=auth)
+    assert refused.status_code == 409 and refused.json()["code"] == "unresolved_findings"
+    assert "acknowledge_findings" in refused.json()["detail"]
+    assert client.get(url, headers=auth).json()["status"] == "draft"
+
+    signed = client.post(f"{url}/sign", json={"version": 2, "signed_by": "Dr. X", "acknowledge_findings": True},
+                         headers=auth)
+    assert signed.status_code == 200 and signed.json()["status"] == "signed"
+    assert [f["kind"] for f in signed.json()["checks"]["findings"]] == ["unknown_dose"]
+    with sessions() as session:
+        detail = session.scalar(select(AuditEvent.detail).where(AuditEvent.action == "sign"))
+    assert detail == "version 2, 1 findings acknowledged"

@@ -149,3 +149,10 @@ def test_find_recovers_every_written_name(names: list, filler: str) -> None:
     mentions = load_lexicon().find(text)
     assert [m.canonical for m in mentions] == [canonical for (_, canonical), _ in names]
     assert [(m.start, m.end) for m in mentions] == spans
+
+
+@given(st.text(alphabet="abcÁÉÍÓÚáéíóúñÑüÜ \n\t.,İß/-0123456789\u0301", max_size=40))
+def test_fold_fast_path_matches_the_character_by_character_definition(text: str) -> None:
+    from clinical.lexicon import _fold_slow
+
+    assert fold(text) == _fold_slow(text)

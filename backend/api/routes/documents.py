@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Annotated
 
@@ -19,8 +18,6 @@ from backend.api.schemas import (
 )
 from backend.db.models import Document
 from backend.services import documents as docs
-from clinical.checks import check_draft
-from clinical.record import HospitalStay
 
 router = APIRouter(prefix="/api/v1/documents", tags=["documents"])
 
@@ -28,16 +25,7 @@ DocumentId = Annotated[str, Path(min_length=1, max_length=36, description="the d
 
 
 def _out(session: SessionDep, doc: Document) -> DocumentOut:
-    text = docs.current_text(doc)
-    return DocumentOut.of(doc, text, check_draft(_stored_record(doc), text), docs.latest_generation(session, doc.id))
-
-
-def _stored_record(doc: Document) -> HospitalStay:
-    # The record passed validation on the day it came in; re-reading it later must judge
-    # "not in the future" against that day, not today.
-    # created_at is UTC; a day's margin covers hospitals ahead of UTC.
-    created = doc.created_at.date() + dt.timedelta(days=1)
-    return HospitalStay.model_validate_json(doc.record_json, context={"today": created})
+    return DocumentOut.of(doc, docs.current_text(doc), docs.check_current(doc), docs.latest_generation(session, doc.id))
 
 
 @router.get("/{document_id}", response_model=DocumentOut, summary="Read a document's current version")
@@ -64,7 +52,9 @@ def update_document(document_id: DocumentId, body: DocumentUpdate, session: Sess
 
 @router.post("/{document_id}/sign", response_model=DocumentOut, summary="Sign a document; it is locked afterwards")
 def sign_document(document_id: DocumentId, body: SignIn, session: SessionDep, actor: SignActor) -> DocumentOut:
-    doc = docs.sign_document(session, document_id, version=body.version, signed_by=body.signed_by, actor=actor)
+    """Signing a text with output-check findings needs ``acknowledge_findings: true`` (else 409)."""
+    doc = docs.sign_document(session, document_id, version=body.version, signed_by=body.signed_by,
+                             acknowledge_findings=body.acknowledge_findings, actor=actor)
     return _out(session, doc)
 
 

@@ -15,14 +15,13 @@ from backend.api.schemas import DocumentOut, EpicrisisIn
 from backend.engines.base import Draft
 from backend.services import documents as docs
 from backend.services.epicrisis import pick_streaming_engine, write_draft
-from clinical.checks import check_draft
+from clinical.checks import CheckReport, check_draft
 
 router = APIRouter(prefix="/api/v1/epicrisis", tags=["epicrisis"])
 
 
-def _store_and_describe(request: Request, body: EpicrisisIn, draft: Draft, actor: docs.Actor,
-                        latency_ms: float, fallbacks: list[docs.Fallback]) -> DocumentOut:
-    checks = check_draft(body.record, draft.text)
+def _store_and_describe(request: Request, body: EpicrisisIn, draft: Draft, checks: CheckReport,
+                        actor: docs.Actor, latency_ms: float, fallbacks: list[docs.Fallback]) -> DocumentOut:
     with request.app.state.sessionmaker() as session:
         doc = docs.create_document(session, body.record, draft, actor=actor, latency_ms=latency_ms,
                                    checks_ok=checks.ok, fallbacks=fallbacks)
@@ -36,7 +35,7 @@ async def create_epicrisis(body: EpicrisisIn, request: Request, response: Respon
     """Writes a draft from the record with the first engine that can, runs the output checks and
     stores it as version 1 of a new document. ``provenance`` says which engine wrote it."""
     result = await write_draft(body.record, registry, body.engine)
-    out = await run_in_threadpool(_store_and_describe, request, body, result.draft, actor,
+    out = await run_in_threadpool(_store_and_describe, request, body, result.draft, result.checks, actor,
                                   result.latency_ms, result.fallbacks)
     response.headers["Location"] = f"/api/v1/documents/{out.id}"
     response.headers["X-Alta-Engine"] = result.draft.engine
@@ -65,7 +64,8 @@ async def stream_epicrisis(body: EpicrisisIn, request: Request, registry: Regist
             yield _sse("chunk", {"text": chunk})
         draft = Draft("".join(parts), engine.name, engine.model, engine.model_version)
         latency_ms = (time.perf_counter() - started) * 1000
-        out = await run_in_threadpool(_store_and_describe, request, body, draft, actor, latency_ms, fallbacks)
+        checks = check_draft(body.record, draft.text)
+        out = await run_in_threadpool(_store_and_describe, request, body, draft, checks, actor, latency_ms, fallbacks)
         yield _sse("done", out.model_dump(mode="json"))
 
     return StreamingResponse(events(), media_type="text/event-stream",

@@ -2,7 +2,6 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 08:10:44.586704
 
 """
 from typing import Sequence, Union
@@ -59,6 +58,7 @@ def upgrade() -> None:
     sa.Column('created_by', sa.String(length=100), nullable=False),
     sa.Column('signed_at', sa.DateTime(), nullable=True),
     sa.Column('signed_by', sa.String(length=200), nullable=True),
+    sa.Column('row_version', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     op.create_table('document_versions',
