@@ -6,12 +6,13 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test test-slow bench lint golden clean help
+.PHONY: run test test-postgres test-slow bench lint golden clean help
 
 help:
 	@echo "make run      set up and start Alta on http://$(HOST):$(PORT) (SQLite, template engine)"
 	@echo "make test     set up and run the whole test suite"
 	@echo "make bench    template and API throughput/latency table"
+	@echo "make test-postgres  the API suite on a throwaway PostgreSQL server"
 	@echo "make golden   rewrite the prompt-contract golden vectors (only with retraining)"
 
 $(PY):
@@ -33,6 +34,14 @@ run: $(VENV)/.serve
 
 test: $(VENV)/.dev
 	$(PY) -m pytest
+
+$(VENV)/.postgres: pyproject.toml | $(VENV)/.dev
+	$(PIP) install -e ".[serve,dev,postgres]"
+	touch $@
+
+# The API suite again on a throwaway PostgreSQL (installed from Debian's packages when missing).
+test-postgres: $(VENV)/.postgres
+	scripts/with-postgres.sh $(PY) -m pytest -m postgres tests/integration
 
 test-slow: $(VENV)/.dev
 	$(PY) -m pytest -m slow

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 from fastapi.testclient import TestClient
 
 from backend.app import create_app
@@ -18,9 +20,23 @@ from clinical.contract import example_records
 from tests.support import LiveServer
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    s = Settings(environment="test", data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'alta.db'}")
+def _fresh_postgres() -> str:
+    url = os.environ.get("ALTA_TEST_POSTGRES_URL")
+    if not url:
+        pytest.fail("the postgres tests need ALTA_TEST_POSTGRES_URL; run them with `make test-postgres`")
+    engine = create_engine(url)
+    with engine.begin() as conn:  # an empty schema for every test
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Every API test runs on SQLite, and on PostgreSQL under `make test-postgres`."""
+    url = f"sqlite:///{tmp_path / 'alta.db'}" if request.param == "sqlite" else _fresh_postgres()
+    s = Settings(environment="test", data_dir=tmp_path, database_url=url)
     migrate.upgrade(s.resolved_database_url)
     return s
 
