@@ -33,7 +33,7 @@ from pydantic import BaseModel
 from clinical.record import HospitalStay
 
 CONTRACT_VERSION = "1"
-Task = Literal["epicrisis", "translation"]
+Task = Literal["epicrisis", "translation", "reasoning"]
 
 SYSTEM_PROMPTS: dict[str, str] = {
     "epicrisis": (
@@ -51,6 +51,10 @@ SYSTEM_PROMPTS: dict[str, str] = {
         "English for US clinicians. Keep every placeholder of the form __PHI_TYPE_N__ exactly as "
         "written, once each. Translate drug names to their US names and expand Spanish clinical "
         "abbreviations as the glossary hints say. Output only the translation."
+    ),
+    "reasoning": (
+        "You are a careful physician. Think the clinical question through step by step under the "
+        "heading '## Thinking', then give your answer under the heading '## Final Response'."
     ),
 }
 
@@ -139,6 +143,19 @@ def translation_messages(text: str, hints: list[tuple[str, str]] | None = None) 
         {"role": "system", "content": SYSTEM_PROMPTS["translation"]},
         {"role": "user", "content": user},
     ]
+
+
+def reasoning_messages(question: str) -> list[dict[str, str]]:
+    """Chat messages for a medical question answered in the '## Thinking' / '## Final Response' format."""
+    return [
+        {"role": "system", "content": SYSTEM_PROMPTS["reasoning"]},
+        {"role": "user", "content": question},
+    ]
+
+
+def reasoning_answer(thinking: str, response: str) -> str:
+    """The answer format of HuatuoGPT-o1's medical-o1-reasoning-SFT data."""
+    return f"## Thinking\n\n{thinking.strip()}\n\n## Final Response\n\n{response.strip()}"
 
 
 def render_chatml(messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:

@@ -289,6 +289,25 @@ class HospitalStay(Schema):
         return _years_between(born, self.admission.admitted_at.date())
 
 
+def field_errors(errors: list[dict]) -> list[dict]:
+    """Pydantic errors as ``{"loc", "msg", "type"}``, without the rejected values (they may be PHI).
+
+    Cross-field rules run on the whole record, so pydantic reports them at the record's location;
+    their ``ctx.field`` ("discharge.discharged_on", "procedures[1].performed_on") becomes the
+    location, and the message loses its "<field>: " prefix.
+    """
+    out = []
+    for err in errors:
+        loc = list(err.get("loc", ()))
+        msg = err.get("msg", "invalid value")
+        field = (err.get("ctx") or {}).get("field")
+        if isinstance(field, str):
+            loc += [int(p) if p.isdigit() else p for p in field.replace("[", ".").replace("]", "").split(".")]
+            msg = msg.removeprefix(f"{field}: ")
+        out.append({"loc": loc, "msg": msg, "type": err.get("type")})
+    return out
+
+
 def _error(field: str, kind: str, message: str) -> PydanticCustomError:
     return PydanticCustomError(kind, "{field}: " + message, {"field": field})
 

@@ -38,7 +38,9 @@ def tiny_tokenizer(vocab_size: int = 1024) -> PreTrainedTokenizerFast:
 
 
 def tiny_config(tokenizer: PreTrainedTokenizerFast, hidden: int = 16, layers: int = 2, heads: int = 2,
-                kv_heads: int = 1, tie_embeddings: bool = True, max_positions: int = 4096) -> Qwen2Config:
+                kv_heads: int = 1, tie_embeddings: bool = True, max_positions: int = 4096,
+                **extra) -> Qwen2Config:
+    """A Qwen2 config sized for tests; ``extra`` goes to Qwen2Config as is (initializer_range, ...)."""
     return Qwen2Config(
         vocab_size=len(tokenizer),
         hidden_size=hidden,
@@ -51,7 +53,8 @@ def tiny_config(tokenizer: PreTrainedTokenizerFast, hidden: int = 16, layers: in
         bos_token_id=tokenizer.convert_tokens_to_ids(ENDOFTEXT),
         eos_token_id=tokenizer.convert_tokens_to_ids(IM_END),
         pad_token_id=tokenizer.convert_tokens_to_ids(ENDOFTEXT),
-        torch_dtype="float32",
+        dtype="float32",
+        **extra,
     )
 
 

@@ -10,27 +10,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from backend.services.errors import DomainError
+from clinical.record import field_errors
 
 logger = logging.getLogger(__name__)
 
 
 def _field_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Pydantic errors without ``input`` and ``ctx``: those echo the rejected value, which may be PHI.
-
-    Cross-field rules are checked on the whole record, so pydantic reports them at the record's
-    location; their ``ctx.field`` says which field they are about, and that becomes the location.
-    """
-    out = []
-    for err in errors:
-        loc = list(err.get("loc", ()))
-        ctx = err.get("ctx") or {}
-        if isinstance(ctx.get("field"), str):
-            loc += [int(p) if p.isdigit() else p for p in ctx["field"].replace("[", ".").replace("]", "").split(".")]
-        msg = err.get("msg", "invalid value")
-        if isinstance(ctx.get("field"), str):
-            msg = msg.removeprefix(f"{ctx['field']}: ")
-        out.append({"loc": loc, "field": ".".join(str(p) for p in loc[1:]) or None, "msg": msg, "type": err.get("type")})
-    return out
+    """Errors naming their field (``loc`` from "body" on, and ``field`` without it), values left out."""
+    return [{**e, "field": ".".join(str(p) for p in e["loc"][1:]) or None} for e in field_errors(errors)]
 
 
 def install_error_handlers(app: FastAPI) -> None:
