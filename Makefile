@@ -6,13 +6,14 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test test-postgres test-slow bench lint golden clean help
+.PHONY: run test test-postgres test-slow bench lint golden demo-model clean help
 
 help:
 	@echo "make run      set up and start Alta on http://$(HOST):$(PORT) (SQLite, template engine)"
 	@echo "make test     set up and run the whole test suite"
 	@echo "make bench    template and API throughput/latency table"
 	@echo "make test-postgres  the API suite on a throwaway PostgreSQL server"
+	@echo "make demo-model  train and evaluate the shipped demo model (CPU, about an hour)"
 	@echo "make golden   rewrite the prompt-contract golden vectors (only with retraining)"
 
 $(PY):
@@ -23,8 +24,10 @@ $(VENV)/.serve: pyproject.toml | $(PY)
 	$(PIP) install -e ".[serve]"
 	touch $@
 
+# torch first, pinned: pip then takes the CPU wheel instead of pulling several GB of CUDA packages.
 $(VENV)/.dev: pyproject.toml | $(PY)
-	$(PIP) install -e ".[serve,dev]"
+	$(PIP) install "torch==2.13.0"
+	$(PIP) install -e ".[serve,dev,train,export]"
 	touch $@ $(VENV)/.serve
 
 run: $(VENV)/.serve
@@ -48,9 +51,14 @@ test-slow: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.train_bench
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check clinical backend tests benchmarks
+
+# The small offline model Alta ships: synthetic data -> tokenizer -> Qwen2 from scratch -> models/demo.
+demo-model: $(VENV)/.dev
+	$(PY) -m training demo-model --out models/demo --work runs/demo
 
 golden: $(VENV)/.serve
 	$(PY) -m clinical.contract write-golden --out models/contract

@@ -77,6 +77,7 @@ class TrainSettings:
     batch_size: int = _help("examples per device per step", 1)
     gradient_accumulation: int = _help("steps accumulated per optimiser update", 8)
     max_grad_norm: float = _help("gradient clipping", 1.0)
+    group_by_length: bool = _help("batch examples of similar length together (less padding, faster)", False)
     logging_steps: int = _help("log every this many steps", 10)
     save_steps: int = _help("checkpoint every this many steps", 200)
     save_total_limit: int = _help("keep this many checkpoints", 2)

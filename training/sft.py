@@ -64,6 +64,7 @@ def _arguments(cfg: TrainingConfig, has_eval: bool) -> TrainingArguments:
         per_device_eval_batch_size=t.batch_size,
         gradient_accumulation_steps=t.gradient_accumulation,
         max_grad_norm=t.max_grad_norm,
+        group_by_length=t.group_by_length,
         logging_steps=t.logging_steps,
         save_steps=t.save_steps,
         save_total_limit=t.save_total_limit,

@@ -198,3 +198,27 @@ def test_reasoning_records_use_the_huatuo_format(tmp_path: Path) -> None:
     assert first.answer == "## Thinking\n\nAdulto, 70 kg.\n\n## Final Response\n\n1 g cada 8 horas."
     assert first.messages[0]["role"] == "system" and first.messages[1]["content"] == "¿Dosis de paracetamol?"
     assert second.answer.startswith("## Thinking\n\nt")
+
+
+def test_eval_cli_compares_systems_side_by_side(base: Path, translation_file: Path, tmp_path: Path) -> None:
+    from clinical.writer import render_epicrisis
+    from training.__main__ import main
+
+    rows = []
+    for raw in example_records().values():
+        stay = HospitalStay.model_validate(raw, context={"today": GOLDEN_TODAY})
+        rows.append(json.dumps({"record": raw, "epicrisis": render_epicrisis(stay)}, ensure_ascii=False))
+    data = tmp_path / "test.jsonl"
+    data.write_text("\n".join(rows) + "\n")
+    assert main(["eval", "--task", "epicrisis", "--data", str(data), "--model", f"tiny={base}", "template",
+                 "--out", str(tmp_path / "ev"), "--max-new-tokens", "8"]) == 0
+    results = json.loads((tmp_path / "ev" / "eval_epicrisis.json").read_text())
+    assert results["template"]["coverage"] == 1.0 and results["template"]["format_compliance"] == 1.0
+    assert results["tiny"]["coverage"] < 0.5 and results["tiny"]["perplexity"] > 1  # a random model
+    assert "| tiny |" in (tmp_path / "ev" / "eval_epicrisis.md").read_text()
+
+    assert main(["eval", "--task", "translation", "--data", str(translation_file), "--model", "reference",
+                 f"tiny={base}", "--out", str(tmp_path / "ev"), "--max-new-tokens", "4"]) == 0
+    scores = json.loads((tmp_path / "ev" / "eval_translation.json").read_text())
+    assert scores["reference"]["chrf"] == 100.0 and scores["reference"]["placeholder_preservation"] == 1.0
+    assert scores["tiny"]["chrf"] < 50
