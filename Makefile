@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test test-postgres test-slow bench lint golden demo-model clean help
+.PHONY: run test test-postgres test-slow bench lint golden demo-model demo-bundle clean help
 
 help:
 	@echo "make run      set up and start Alta on http://$(HOST):$(PORT) (SQLite, template engine)"
@@ -14,6 +14,7 @@ help:
 	@echo "make bench    template and API throughput/latency table"
 	@echo "make test-postgres  the API suite on a throwaway PostgreSQL server"
 	@echo "make demo-model  train and evaluate the shipped demo model (CPU, about an hour)"
+	@echo "make demo-bundle  export models/demo to a validated ONNX bundle (fp32, fp16, q4, q4f16)"
 	@echo "make golden   rewrite the prompt-contract golden vectors (only with retraining)"
 
 $(PY):
@@ -52,6 +53,7 @@ test-slow: $(VENV)/.dev
 bench: $(VENV)/.dev
 	$(PY) -m benchmarks.run
 	$(PY) -m benchmarks.train_bench
+	$(PY) -m benchmarks.export_bench --threads 1 $(if $(wildcard models/demo/config.json),--checkpoint models/demo)
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check clinical backend tests benchmarks
@@ -59,6 +61,10 @@ lint: $(VENV)/.dev
 # The small offline model Alta ships: synthetic data -> tokenizer -> Qwen2 from scratch -> models/demo.
 demo-model: $(VENV)/.dev
 	$(PY) -m training demo-model --out models/demo --work runs/demo
+
+# The demo checkpoint as a validated Transformers.js bundle, registered in models/catalog.json.
+demo-bundle: $(VENV)/.dev
+	$(PY) -m export bundle --checkpoint models/demo --out models/demo-onnx --catalog models/catalog.json --overwrite
 
 golden: $(VENV)/.serve
 	$(PY) -m clinical.contract write-golden --out models/contract

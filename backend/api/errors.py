@@ -27,7 +27,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def domain(_request: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc), "code": exc.code}, exc.status_code)
+        # 503 is temporary (engines busy or down): tell clients when to retry instead of hammering.
+        headers = {"Retry-After": "5"} if exc.status_code == 503 else None
+        return JSONResponse({"detail": str(exc), "code": exc.code}, exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

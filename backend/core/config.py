@@ -27,6 +27,18 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field([], description="browser origins allowed to call the API")
     log_level: str = "INFO"
     db_pool_size: int = 10
+    models_dir: Path = Field(Path("models"), description="the model catalog (catalog.json) and the bundles it names")
+    onnx_model: str | None = Field(None, description="catalog model the onnx engine serves; default: the catalog's default")
+    onnx_bundle: Path | None = Field(None, description="serve this bundle directory instead of a catalog entry")
+    onnx_dtype: Literal["fp32", "fp16", "q4", "q4f16", "q8"] | None = Field(
+        None, description="graph to run; default: the catalog entry's dtype, else the bundle's default")
+    onnx_max_concurrency: int = Field(2, ge=1, description="generations at once; more get a busy answer (fallback)")
+    onnx_threads: int = Field(0, ge=0, description="ONNX Runtime intra-op threads (0: one per core)")
+    onnx_max_new_tokens: int = Field(1536, ge=1, description="longest draft, in tokens")
+    onnx_temperature: float = Field(0.0, ge=0, description="0 = greedy, the same draft for the same record")
+    onnx_top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling cut-off when temperature > 0")
+    onnx_prefill_chunk: int = Field(
+        0, ge=0, description="prompt tokens per prefill run (0: all at once, as Transformers.js); bounds memory")
 
     @property
     def resolved_database_url(self) -> str:

@@ -6,11 +6,16 @@ import abc
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
+from backend.core.config import Settings
 from clinical.record import HospitalStay
 
 
 class EngineError(Exception):
     """An engine could not write a draft (down, timed out, malformed output)."""
+
+
+class EngineBusy(EngineError):
+    """Every generation slot of the engine is taken; the next engine in the order is tried."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,7 @@ class Engine(abc.ABC):
     async def health(self) -> EngineHealth: ...
 
 
-EngineFactory = Callable[[], Engine]
+EngineFactory = Callable[[Settings], Engine]
 
 
 class EngineRegistry:
@@ -80,12 +85,12 @@ def register(name: str) -> Callable[[EngineFactory], EngineFactory]:
     return wrap
 
 
-def build_registry(names: list[str]) -> EngineRegistry:
+def build_registry(names: list[str], settings: Settings) -> EngineRegistry:
     # Importing the modules registers their factories; an engine whose module is missing is a
     # configuration error raised at start-up, not at the first request.
-    from backend.engines import template  # noqa: F401
+    from backend.engines import onnx, template  # noqa: F401
 
     unknown = [n for n in names if n not in _FACTORIES]
     if unknown:
         raise ValueError(f"ALTA_ENGINES names unknown engines {unknown}; known: {sorted(_FACTORIES)}")
-    return EngineRegistry([_FACTORIES[n]() for n in names])
+    return EngineRegistry([_FACTORIES[n](settings) for n in names])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from backend.core.config import Settings
 from backend.engines.base import Draft, Engine, EngineHealth, register
 from clinical.record import HospitalStay
 from clinical.writer import TEMPLATE_VERSION, render_epicrisis, render_sections
@@ -27,5 +28,5 @@ class TemplateEngine(Engine):
 
 
 @register("template")
-def _factory() -> Engine:
+def _factory(_settings: Settings) -> Engine:
     return TemplateEngine()

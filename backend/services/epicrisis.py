@@ -62,21 +62,53 @@ async def write_draft(stay: HospitalStay, registry: EngineRegistry, preferred: s
     raise NoEngineAvailable("no engine could write a draft: " + "; ".join(f"{f.engine}: {f.reason}" for f in fallbacks))
 
 
-async def pick_streaming_engine(registry: EngineRegistry, preferred: str | None) -> tuple[Engine, list[Fallback]]:
-    """The first healthy engine to stream from, and the ones passed over."""
+@dataclass(frozen=True)
+class StreamEvent:
+    """One step of a streamed draft: start (an engine begins), chunk, fallback, or done."""
+
+    kind: str
+    engine: Engine | None = None
+    text: str = ""
+    draft: Draft | None = None
+    fallbacks: tuple[Fallback, ...] = ()
+
+
+class StreamBroken(Exception):
+    """An engine failed after some of its draft was already streamed; nothing is stored."""
+
+
+async def stream_draft(stay: HospitalStay, registry: EngineRegistry, preferred: str | None) -> AsyncIterator[StreamEvent]:
+    """Stream from the first engine that can; one that fails before its first chunk is passed over.
+
+    Raises NoEngineAvailable before anything is streamed when no engine is healthy, and
+    StreamBroken when an engine fails mid-draft (the text shown cannot be taken back).
+    """
     fallbacks: list[Fallback] = []
+    engines = []
     for engine in _candidates(registry, preferred):
         health = await engine.health()
         if health.healthy:
-            return engine, fallbacks
-        fallbacks.append(Fallback(engine.name, f"unhealthy: {health.detail}"))
-    raise NoEngineAvailable("no healthy engine: " + "; ".join(f"{f.engine}: {f.reason}" for f in fallbacks))
-
-
-async def stream_chunks(engine: Engine, stay: HospitalStay) -> AsyncIterator[str]:
-    try:
-        async for chunk in engine.stream(stay):
-            yield chunk
-    except EngineError:
-        logger.warning("engine %s failed while streaming", engine.name)
-        raise
+            engines.append(engine)
+        else:
+            fallbacks.append(Fallback(engine.name, f"unhealthy: {health.detail}"))
+    if not engines:
+        raise NoEngineAvailable("no healthy engine: " + "; ".join(f"{f.engine}: {f.reason}" for f in fallbacks))
+    for engine in engines:
+        parts: list[str] = []
+        try:
+            async for chunk in engine.stream(stay):
+                if not parts:
+                    yield StreamEvent("start", engine)
+                parts.append(chunk)
+                yield StreamEvent("chunk", engine, chunk)
+        except EngineError as exc:
+            if parts:
+                logger.warning("engine %s failed mid-stream", engine.name)
+                raise StreamBroken(f"{engine.name} failed after part of the draft was sent: {exc}") from None
+            fallbacks.append(Fallback(engine.name, f"failed: {exc}"))
+            yield StreamEvent("fallback", engine, str(exc))
+            continue
+        draft = Draft("".join(parts), engine.name, engine.model, engine.model_version)
+        yield StreamEvent("done", engine, draft=draft, fallbacks=tuple(fallbacks))
+        return
+    raise StreamBroken("every engine failed: " + "; ".join(f"{f.engine}: {f.reason}" for f in fallbacks))

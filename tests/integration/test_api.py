@@ -10,6 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from backend.db.models import AuditEvent, Generation
+from backend.engines.base import EngineBusy, EngineHealth, EngineRegistry
+from backend.engines.template import TemplateEngine
 
 EPICRISIS = "/api/v1/epicrisis"
 
@@ -288,3 +290,61 @@ def test_signing_a_flagged_text_needs_acknowledgement(client, auth, record, sess
     with sessions() as session:
         detail = session.scalar(select(AuditEvent.detail).where(AuditEvent.action == "sign"))
     assert detail == "version 2, 1 findings acknowledged"
+
+
+class _FailingEngine(TemplateEngine):
+    """A template engine that fails after ``after`` chunks (0: before the first)."""
+
+    name = "flaky"
+
+    def __init__(self, after: int) -> None:
+        self.after = after
+
+    async def stream(self, stay):
+        sent = 0
+        async for chunk in super().stream(stay):
+            if sent == self.after:
+                raise EngineBusy("all slots taken")
+            sent += 1
+            yield chunk
+
+
+def _sse_events(body: str) -> list[tuple[str, dict]]:
+    events = []
+    for block in body.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines())
+        events.append((lines["event"], json.loads(lines["data"])))
+    return events
+
+
+def test_stream_falls_back_when_an_engine_fails_before_writing(client, auth, record) -> None:
+    client.app.state.engines = EngineRegistry([_FailingEngine(after=0), TemplateEngine()])
+    response = client.post(f"{EPICRISIS}/stream", json={"record": record}, headers=auth)
+    events = _sse_events(response.text)
+    assert [e for e, _ in events][:2] == ["fallback", "start"]
+    assert events[0][1] == {"engine": "flaky", "reason": "all slots taken"}
+    done = events[-1][1]
+    assert events[-1][0] == "done" and done["provenance"]["engine"] == "template"
+    assert done["provenance"]["fallbacks"] == [{"engine": "flaky", "reason": "failed: all slots taken"}]
+
+
+def test_stream_that_breaks_mid_draft_ends_with_an_error_and_stores_nothing(client, auth, record) -> None:
+    client.app.state.engines = EngineRegistry([_FailingEngine(after=2), TemplateEngine()])
+    events = _sse_events(client.post(f"{EPICRISIS}/stream", json={"record": record}, headers=auth).text)
+    assert [e for e, _ in events] == ["start", "chunk", "chunk", "error"]
+    assert events[-1][1]["code"] == "stream_broken"
+    assert client.get("/api/v1/documents", headers=auth).json()["total"] == 0
+
+
+def test_no_healthy_engine_is_a_503_with_retry_after(client, auth, record) -> None:
+    class Down(TemplateEngine):
+        name = "down"
+
+        async def health(self):
+            return EngineHealth(False, "not loaded")
+
+    client.app.state.engines = EngineRegistry([Down()])
+    for route in (EPICRISIS, f"{EPICRISIS}/stream"):
+        response = client.post(route, json={"record": record}, headers=auth)
+        assert response.status_code == 503 and response.headers["retry-after"] == "5"
+        assert "down: unhealthy: not loaded" in response.json()["detail"]

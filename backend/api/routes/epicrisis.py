@@ -14,7 +14,7 @@ from backend.api.deps import GenerateActor, RegistryDep
 from backend.api.schemas import DocumentOut, EpicrisisIn
 from backend.engines.base import Draft
 from backend.services import documents as docs
-from backend.services.epicrisis import pick_streaming_engine, write_draft
+from backend.services.epicrisis import StreamBroken, stream_draft, write_draft
 from clinical.checks import CheckReport, check_draft
 
 router = APIRouter(prefix="/api/v1/epicrisis", tags=["epicrisis"])
@@ -49,25 +49,40 @@ def _sse(event: str, data: object) -> str:
 @router.post("/stream", summary="Write an epicrisis draft, streamed as Server-Sent Events",
              response_class=StreamingResponse,
              responses={200: {"content": {"text/event-stream": {}},
-                              "description": "`event: chunk` {\"text\"} as written, then `event: done` with "
-                                             "the stored document (as POST /api/v1/epicrisis returns it)"}})
+                              "description": "`event: start` {engine, model}, `event: chunk` {text} as written, "
+                                             "then `event: done` with the stored document (as POST /api/v1/epicrisis "
+                                             "returns it). An engine that fails before writing is reported as "
+                                             "`event: fallback` {engine, reason} and the next one starts; one that "
+                                             "fails mid-draft ends the stream with `event: error` (nothing stored)."}})
 async def stream_epicrisis(body: EpicrisisIn, request: Request, registry: RegistryDep,
                            actor: GenerateActor) -> StreamingResponse:
-    engine, fallbacks = await pick_streaming_engine(registry, body.engine)
+    events = stream_draft(body.record, registry, body.engine)
+    first = await anext(events)  # NoEngineAvailable here is still a plain 503, not a broken stream
 
-    async def events() -> AsyncIterator[str]:
+    async def encoded() -> AsyncIterator[str]:
         started = time.perf_counter()
-        parts: list[str] = []
-        yield _sse("start", {"engine": engine.name, "model": engine.model})
-        async for chunk in engine.stream(body.record):
-            parts.append(chunk)
-            yield _sse("chunk", {"text": chunk})
-        draft = Draft("".join(parts), engine.name, engine.model, engine.model_version)
-        latency_ms = (time.perf_counter() - started) * 1000
-        checks = check_draft(body.record, draft.text)
-        out = await run_in_threadpool(_store_and_describe, request, body, draft, checks, actor, latency_ms, fallbacks)
-        yield _sse("done", out.model_dump(mode="json"))
+        event = first
+        while True:
+            if event.kind == "start":
+                yield _sse("start", {"engine": event.engine.name, "model": event.engine.model})
+            elif event.kind == "chunk":
+                yield _sse("chunk", {"text": event.text})
+            elif event.kind == "fallback":
+                yield _sse("fallback", {"engine": event.engine.name, "reason": event.text})
+            else:
+                latency_ms = (time.perf_counter() - started) * 1000
+                checks = check_draft(body.record, event.draft.text)
+                out = await run_in_threadpool(_store_and_describe, request, body, event.draft, checks, actor,
+                                              latency_ms, list(event.fallbacks))
+                yield _sse("done", out.model_dump(mode="json"))
+                return
+            try:
+                event = await anext(events)
+            except StreamBroken as exc:
+                yield _sse("error", {"detail": str(exc), "code": "stream_broken"})
+                return
 
-    return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no",
-                                      "X-Alta-Engine": engine.name})
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    if first.kind == "start":  # after a fallback the done event's provenance names the writer
+        headers["X-Alta-Engine"] = first.engine.name
+    return StreamingResponse(encoded(), media_type="text/event-stream", headers=headers)

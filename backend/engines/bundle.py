@@ -1,0 +1,162 @@
+"""Opening a model bundle for serving: the catalog entry, the manifest check, and what the engine needs.
+
+A bundle (written by ``python -m export bundle``) is served only if its files are the ones its
+``manifest.json`` lists: present under the same names, of the same size, and (for the files the
+engine will read) with the same sha256. A copy that went wrong on the way to a hospital server, or
+an external data file someone renamed, is refused at start-up with the file's name.
+No torch, no transformers, no onnx: this runs in the ``serve`` install.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+BUNDLE_FORMAT = "alta-bundle/1"
+CATALOG = "catalog.json"
+CATALOG_FORMAT = 1
+ALWAYS_HASHED = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json")
+
+
+class BundleError(ValueError):
+    """A bundle or catalog entry cannot be served; the message names the file and how to fix it."""
+
+
+@dataclass(frozen=True)
+class ServedBundle:
+    """A verified bundle and the one dtype the engine will run."""
+
+    root: Path
+    name: str
+    version: str
+    dtype: str
+    graph: Path
+    tokenizer: Path
+    eos_token_ids: tuple[int, ...]
+    max_positions: int
+    manifest: dict[str, Any]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BundleError(f"{path} is missing: {what}") from None
+    except json.JSONDecodeError as exc:
+        raise BundleError(f"{path} is not valid JSON ({exc}); re-export or re-copy it") from None
+
+
+def _missing_hint(root: Path, rel: str, manifest: dict[str, Any]) -> str:
+    for dtype, entry in manifest.get("dtypes", {}).items():
+        if rel in entry.get("external_data", []):
+            folder = (root / rel).parent
+            stem = Path(entry["file"]).name
+            near = sorted(p.name for p in folder.glob(stem + "*") if p.name != stem) if folder.is_dir() else []
+            return (f"; {entry['file']} ({dtype}) records its external data under exactly this name, so a renamed "
+                    f"data file cannot be found" + (f" (found instead: {', '.join(near)})" if near else ""))
+    return ""
+
+
+def verify_files(root: Path, manifest: dict[str, Any], hashed: set[str]) -> None:
+    """Every file the manifest lists is present with its size; those in ``hashed`` also with their sha256."""
+    for entry in manifest.get("files", []):
+        rel, path = entry["path"], root / entry["path"]
+        if not path.is_file():
+            raise BundleError(f"bundle {root}: {rel} is missing (listed in {MANIFEST}){_missing_hint(root, rel, manifest)}; "
+                              "copy the bundle again, or re-export it with `python -m export bundle`")
+        size = path.stat().st_size
+        if size != entry["size"]:
+            raise BundleError(f"bundle {root}: {rel} is {size} bytes, {MANIFEST} says {entry['size']} (truncated or "
+                              "altered copy); copy the bundle again")
+        if rel in hashed and _sha256(path) != entry["sha256"]:
+            raise BundleError(f"bundle {root}: {rel} does not match its sha256 in {MANIFEST} (altered or corrupt "
+                              "copy); copy the bundle again, or re-export it")
+
+
+def open_bundle(root: Path, dtype: str | None = None) -> ServedBundle:
+    """Verify ``root`` against its manifest and pick ``dtype`` (default: the bundle's default dtype)."""
+    if not root.is_dir():
+        raise BundleError(f"bundle directory {root} does not exist; export one with `python -m export bundle "
+                          f"--checkpoint DIR --out {root}` or fix ALTA_ONNX_BUNDLE / models/catalog.json")
+    manifest = _read_json(root / MANIFEST, "every bundle carries one; export it with `python -m export bundle`")
+    if manifest.get("format") != BUNDLE_FORMAT:
+        raise BundleError(f"{root / MANIFEST} has format {manifest.get('format')!r}, this backend reads "
+                          f"{BUNDLE_FORMAT!r}; re-export the bundle with this version of Alta")
+    dtype = dtype or manifest["default_dtype"]
+    entry = manifest["dtypes"].get(dtype)
+    if entry is None:
+        raise BundleError(f"bundle {root} has no {dtype} graph; it has {', '.join(manifest['dtypes'])}")
+    if entry["status"] != "passed":
+        raise BundleError(f"bundle {root}: {dtype} failed the validation gate at export and is not shipped: "
+                          f"{'; '.join(entry.get('reasons', []))}; choose another dtype (ALTA_ONNX_DTYPE)")
+    hashed = set(ALWAYS_HASHED) | {entry["file"], *entry.get("external_data", [])}
+    verify_files(root, manifest, hashed)
+    config = _read_json(root / "config.json", "a bundle needs its model config")
+    generation = _read_json(root / "generation_config.json", "a bundle needs its generation config")
+    eos = generation.get("eos_token_id", config.get("eos_token_id"))
+    if eos is None:
+        raise BundleError(f"{root}/generation_config.json declares no eos_token_id; generation would not stop")
+    return ServedBundle(
+        root=root, name=manifest["name"], version=manifest["version"], dtype=dtype, graph=root / entry["file"],
+        tokenizer=root / "tokenizer.json", eos_token_ids=tuple([eos] if isinstance(eos, int) else eos),
+        max_positions=int(config.get("max_position_embeddings", 32768)), manifest=manifest)
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """One model of ``models/catalog.json``."""
+
+    name: str
+    bundle: Path
+    dtype: str | None
+    tasks: tuple[str, ...]
+    version: str | None
+
+
+def load_catalog(models_dir: Path) -> tuple[list[CatalogEntry], str | None]:
+    """The catalog's entries (bundle paths resolved) and its default model name."""
+    path = models_dir / CATALOG
+    data = _read_json(path, "the model catalog; export a model with `python -m export bundle ... --catalog "
+                            f"{path}` or set ALTA_ONNX_BUNDLE")
+    if data.get("format") != CATALOG_FORMAT:
+        raise BundleError(f"{path} has format {data.get('format')!r}; this backend reads format {CATALOG_FORMAT}")
+    entries = [CatalogEntry(m["name"], (models_dir / m["bundle"]).resolve(), m.get("dtype"),
+                            tuple(m.get("tasks", ["epicrisis"])), m.get("version")) for m in data.get("models", [])]
+    return entries, data.get("default")
+
+
+def resolve_bundle(models_dir: Path, model: str | None, bundle: Path | None, dtype: str | None) -> ServedBundle:
+    """The bundle the settings ask for: an explicit directory, else a catalog entry (named, default or only)."""
+    if bundle is not None:
+        return open_bundle(bundle, dtype)
+    entries, default = load_catalog(models_dir)
+    wanted = model or default
+    if wanted is None:
+        if len(entries) != 1:
+            raise BundleError(f"{models_dir / CATALOG} lists {len(entries)} models and no default; set ALTA_ONNX_MODEL"
+                              " to one of them, or export one with `python -m export bundle ... --catalog`")
+        wanted = entries[0].name
+    entry = next((e for e in entries if e.name == wanted), None)
+    if entry is None:
+        raise BundleError(f"model {wanted!r} is not in {models_dir / CATALOG}; it lists "
+                          f"{', '.join(e.name for e in entries) or 'nothing'}")
+    served = open_bundle(entry.bundle, dtype or entry.dtype)
+    if entry.version and entry.version != served.version:
+        logger.warning("catalog lists %s version %s but its bundle is version %s; serving the bundle's",
+                       entry.name, entry.version, served.version)
+    return served

@@ -1,0 +1,201 @@
+"""The ONNX Runtime engine: an exported bundle on CPU, with the KV cache, sampling and token streaming.
+
+It needs onnxruntime, tokenizers and numpy only (the ``serve`` install; no torch, no transformers).
+The prompt is the prompt contract's (``clinical.contract.epicrisis_prompt``), tokenised with the
+bundle's own tokenizer. Generation runs in worker threads, at most ``max_concurrency`` at once; a
+request beyond that gets :class:`EngineBusy` at once rather than queueing behind minutes of decode
+(the service then falls back to the next engine, or answers 503 with the reason).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import TypeVar
+
+import onnxruntime as ort
+from tokenizers import Tokenizer
+
+from backend.core.config import Settings
+from backend.engines.base import Draft, Engine, EngineBusy, EngineError, EngineHealth, register
+from backend.engines.bundle import BundleError, ServedBundle, resolve_bundle
+from backend.engines.decoding import IncrementalDetokenizer, KVDecoder, SamplingParams
+from clinical.contract import epicrisis_prompt
+from clinical.record import HospitalStay
+
+logger = logging.getLogger(__name__)
+
+ORT_ERRORS = tuple(getattr(ort.capi.onnxruntime_pybind11_state, n) for n in (
+    "Fail", "InvalidArgument", "InvalidGraph", "InvalidProtobuf", "NoSuchFile", "NotImplemented",
+    "RuntimeException", "EPFail"))
+T = TypeVar("T")
+_END = object()
+
+
+class OnnxEngine(Engine):
+    """Writes drafts with an exported bundle on ONNX Runtime (CPU)."""
+
+    name = "onnx"
+    tasks = ("epicrisis",)
+
+    def __init__(self, bundle: ServedBundle, *, max_concurrency: int = 2, threads: int = 0,
+                 defaults: SamplingParams | None = None, prefill_chunk: int = 0) -> None:
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        self.bundle = bundle
+        self.model = bundle.name
+        self.model_version = f"{bundle.version}-{bundle.dtype}"
+        self.defaults = defaults or SamplingParams()
+        self.max_concurrency = max_concurrency
+        self.tokenizer = Tokenizer.from_file(str(bundle.tokenizer))
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.log_severity_level = 3
+        try:
+            session = ort.InferenceSession(str(bundle.graph), options, providers=["CPUExecutionProvider"])
+        except ORT_ERRORS as exc:
+            raise BundleError(f"ONNX Runtime cannot load {bundle.graph} ({bundle.dtype}): {exc}; re-export the "
+                              "bundle or choose another dtype (ALTA_ONNX_DTYPE)") from exc
+        self.decoder = KVDecoder(session, bundle.max_positions, prefill_chunk)
+        self.stop_ids = frozenset(bundle.eos_token_ids)
+        self._executor = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="alta-onnx")
+        self._lock = threading.Lock()
+        self._active = 0
+        logger.info("onnx engine: %s %s (%s), %d concurrent generations", self.model, bundle.dtype,
+                    self.model_version, max_concurrency)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OnnxEngine:
+        bundle = resolve_bundle(settings.models_dir, settings.onnx_model, settings.onnx_bundle, settings.onnx_dtype)
+        defaults = SamplingParams(max_new_tokens=settings.onnx_max_new_tokens, temperature=settings.onnx_temperature,
+                                  top_p=settings.onnx_top_p)
+        return cls(bundle, max_concurrency=settings.onnx_max_concurrency, threads=settings.onnx_threads,
+                   defaults=defaults, prefill_chunk=settings.onnx_prefill_chunk)
+
+    # --- slots ---------------------------------------------------------------------------------
+
+    @property
+    def active(self) -> int:
+        return self._active
+
+    def _acquire(self) -> None:
+        with self._lock:
+            if self._active >= self.max_concurrency:
+                raise EngineBusy(f"onnx engine busy: {self._active} of {self.max_concurrency} generations running; "
+                                 "retry shortly, or raise ALTA_ONNX_MAX_CONCURRENCY if the CPU has room")
+            self._active += 1
+
+    def _release(self) -> None:
+        with self._lock:
+            self._active -= 1
+
+    # --- blocking core ------------------------------------------------------------------------
+
+    def encode(self, stay: HospitalStay) -> list[int]:
+        """The prompt contract's text for ``stay``, as the bundle's token ids."""
+        return self.tokenizer.encode(epicrisis_prompt(stay), add_special_tokens=False).ids
+
+    def _params(self, **overrides: float | int | None) -> SamplingParams:
+        return replace(self.defaults, **{k: v for k, v in overrides.items() if v is not None})
+
+    def _tokens(self, prompt_ids: list[int], params: SamplingParams, stop_ids: frozenset[int],
+                cancel: threading.Event | None):
+        try:
+            yield from self.decoder.tokens(prompt_ids, params, stop_ids, cancel)
+        except ORT_ERRORS as exc:
+            raise EngineError(f"ONNX Runtime failed while generating: {exc}") from exc
+        except ValueError as exc:  # an empty prompt, or one longer than the model's context
+            raise EngineError(str(exc)) from exc
+
+    def generate_ids(self, prompt_ids: list[int], max_new_tokens: int | None = None, temperature: float | None = None,
+                     top_p: float | None = None, seed: int | None = None,
+                     stop_token_ids: frozenset[int] | set[int] | None = None) -> list[int]:
+        """New token ids for ``prompt_ids`` (blocking; takes a slot). Stop ids end generation and are not returned."""
+        params = self._params(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed)
+        stops = self.stop_ids if stop_token_ids is None else frozenset(stop_token_ids)
+        self._acquire()
+        try:
+            return list(self._tokens(prompt_ids, params, stops, None))
+        finally:
+            self._release()
+
+    # --- async interface -----------------------------------------------------------------------
+
+    def _submit(self, work: Callable[[threading.Event], T]) -> tuple[asyncio.Future[T], threading.Event]:
+        """Start ``work`` in a generation thread under a slot (EngineBusy if none is free).
+
+        The slot is released when the thread's future settles, whether it ran, failed or was
+        cancelled before starting; setting the returned event stops a running decode at its next token.
+        """
+        self._acquire()
+        cancel = threading.Event()
+        try:
+            future = self._executor.submit(work, cancel)
+        except RuntimeError:  # the executor was shut down
+            self._release()
+            raise EngineError("onnx engine is shutting down") from None
+        future.add_done_callback(lambda _f: self._release())
+        return asyncio.wrap_future(future), cancel
+
+    async def generate(self, stay: HospitalStay) -> Draft:
+        prompt_ids = self.encode(stay)
+
+        def work(cancel: threading.Event) -> str:
+            ids = list(self._tokens(prompt_ids, self.defaults, self.stop_ids, cancel))
+            return self.tokenizer.decode(ids, skip_special_tokens=True)
+
+        future, cancel = self._submit(work)
+        try:
+            text = await future
+        except asyncio.CancelledError:
+            cancel.set()
+            raise
+        return Draft(text, self.name, self.model, self.model_version)
+
+    async def stream(self, stay: HospitalStay) -> AsyncIterator[str]:
+        """Text as it is written, token by token; the chunks concatenate to what ``generate`` returns."""
+        prompt_ids = self.encode(stay)
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[object] = asyncio.Queue()
+
+        def post(item: object, cancel: threading.Event) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the event loop is gone: nobody is listening any more
+                cancel.set()
+
+        def work(cancel: threading.Event) -> None:
+            try:
+                detok = IncrementalDetokenizer(self.tokenizer)
+                for token in self._tokens(prompt_ids, self.defaults, self.stop_ids, cancel):
+                    if piece := detok.push(token):
+                        post(piece, cancel)
+                if not cancel.is_set() and (tail := detok.flush()):
+                    post(tail, cancel)
+            finally:
+                post(_END, cancel)
+
+        future, cancel = self._submit(work)
+        try:
+            while (item := await queue.get()) is not _END:
+                yield item  # type: ignore[misc]
+            await future  # the worker's error, if it had one
+        finally:
+            cancel.set()  # the client went away (or we are done): stop decoding for nobody
+
+    async def health(self) -> EngineHealth:
+        if self._active >= self.max_concurrency:
+            return EngineHealth(False, f"busy: {self._active}/{self.max_concurrency} generations running")
+        return EngineHealth(True, f"{self.model} {self.bundle.dtype} ({self._active}/{self.max_concurrency} generating)")
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+@register("onnx")
+def _factory(settings: Settings) -> Engine:
+    return OnnxEngine.from_settings(settings)
