@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
 
 from backend.app import create_app
 from backend.core.config import Settings
