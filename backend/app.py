@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Alta", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.sessionmaker = make_sessionmaker(db)
-    app.state.engines = build_registry(settings.engines, settings)
+    app.state.engines = build_registry(settings.engine_order, settings)
 
     install_error_handlers(app)
     for router in (health.router, epicrisis.router, documents.router, models.router):

@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<22}{plain:>10.0f}{checked:>18.0f}")
 
     with tempfile.TemporaryDirectory() as tmp:
-        server = LiveServer(Path(tmp))
+        server = LiveServer(Path(tmp), {"ALTA_ENGINES": "[\"template\"]"})
         server.cli("migrate")
         token = server.cli("create-key", "--name", "bench", "--scopes", "generate").stdout.strip().splitlines()[-1]
         server.start()

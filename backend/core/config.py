@@ -23,7 +23,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     max_body_bytes: int = Field(1_000_000, gt=0, description="larger request bodies get 413")
-    engines: list[str] = Field(["template"], description="engine order for drafts, first healthy wins")
+    engines: list[str] | None = Field(
+        None, description='engine order for drafts, first healthy wins; default: ["onnx", "template"] when '
+                          'the model catalog names a bundle, else ["template"]')
     cors_origins: list[str] = Field([], description="browser origins allowed to call the API")
     log_level: str = "INFO"
     db_pool_size: int = 10
@@ -43,6 +45,16 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'alta.db'}"
+
+    @property
+    def engine_order(self) -> list[str]:
+        """The configured engine order, or the default: the shipped model first, the template behind it."""
+        if self.engines is not None:
+            return self.engines
+        from backend.engines.bundle import load_catalog
+
+        has_model = (self.models_dir / "catalog.json").exists() and bool(load_catalog(self.models_dir)[0])
+        return ["onnx", "template"] if has_model else ["template"]
 
     @property
     def dev_key_file(self) -> Path:

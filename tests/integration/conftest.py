@@ -36,7 +36,7 @@ def _fresh_postgres() -> str:
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     """Every API test runs on SQLite, and on PostgreSQL under `make test-postgres`."""
     url = f"sqlite:///{tmp_path / 'alta.db'}" if request.param == "sqlite" else _fresh_postgres()
-    s = Settings(environment="test", data_dir=tmp_path, database_url=url)
+    s = Settings(environment="test", data_dir=tmp_path, database_url=url, engines=["template"])
     migrate.upgrade(s.resolved_database_url)
     return s
 
@@ -74,7 +74,7 @@ def record() -> dict:
 
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[LiveServer]:
-    server = LiveServer(tmp_path)
+    server = LiveServer(tmp_path, {"ALTA_ENGINES": "[\"template\"]"})
     server.cli("migrate")
     server.start()
     yield server

@@ -219,7 +219,8 @@ def test_readyz_reports_an_unmigrated_database(tmp_path) -> None:
     from backend.app import create_app
     from backend.core.config import Settings
 
-    settings = Settings(environment="test", data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'empty.db'}")
+    settings = Settings(environment="test", data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'empty.db'}",
+                        engines=["template"])
     with TestClient(create_app(settings)) as c:
         response = c.get("/readyz")
     assert response.status_code == 503 and "migrate" in response.json()["problems"][0]

@@ -27,7 +27,7 @@ JSON = st.recursive(
 @pytest.fixture(scope="module")
 def fuzz_client(tmp_path_factory) -> Iterator[tuple[TestClient, dict]]:
     tmp = tmp_path_factory.mktemp("fuzz")
-    s = Settings(environment="test", data_dir=tmp)
+    s = Settings(environment="test", data_dir=tmp, engines=["template"])
     migrate.upgrade(s.resolved_database_url)
     engine = make_engine(s.resolved_database_url)
     with make_sessionmaker(engine)() as session:

@@ -251,3 +251,10 @@ def test_api_says_which_engine_wrote_the_draft(models_dir, settings: Settings, a
         streamed = client.post("/api/v1/epicrisis/stream", headers=auth, json={"record": record, "engine": "onnx"})
         assert streamed.status_code == 200 and streamed.headers["X-Alta-Engine"] == "onnx"
         assert "event: chunk" in streamed.text and "event: done" in streamed.text
+
+
+def test_default_engine_order_follows_the_catalog(models_dir, tmp_path):
+    with_model = Settings(environment="test", models_dir=models_dir)
+    assert with_model.engine_order == ["onnx", "template"]
+    assert Settings(environment="test", models_dir=tmp_path / "nothing").engine_order == ["template"]
+    assert Settings(environment="test", models_dir=models_dir, engines=["template"]).engine_order == ["template"]
