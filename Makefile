@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test test-postgres test-slow bench lint golden demo-model demo-bundle clean help
+.PHONY: run test test-postgres test-slow bench lint golden demo-model demo-bundle eval-deid train-deid clean help
 
 help:
 	@echo "make run      set up and start Alta on http://$(HOST):$(PORT) (SQLite, template engine)"
@@ -15,6 +15,7 @@ help:
 	@echo "make test-postgres  the API suite on a throwaway PostgreSQL server"
 	@echo "make demo-model  train and evaluate the shipped demo model (CPU, about an hour)"
 	@echo "make demo-bundle  export models/demo to a validated ONNX bundle (fp32, fp16, q4, q4f16)"
+	@echo "make eval-deid  de-identification P/R/F1 per PHI type and leak rate on MEDDOCAN dev"
 	@echo "make golden   rewrite the prompt-contract golden vectors (only with retraining)"
 
 $(PY):
@@ -65,6 +66,13 @@ demo-model: $(VENV)/.dev
 # The demo checkpoint as a validated Transformers.js bundle, registered in models/catalog.json.
 demo-bundle: $(VENV)/.dev
 	$(PY) -m export bundle --checkpoint models/demo --out models/demo-onnx --catalog models/catalog.json --overwrite
+
+# De-identification: strict span+type scores on MEDDOCAN dev, and retraining the CRF (about 3 min).
+eval-deid: $(VENV)/.dev
+	$(PY) -m clinical.deid evaluate --data third_party/meddocan/dev --json models/deid/eval_dev.json
+
+train-deid: $(VENV)/.dev
+	$(PY) -m clinical.deid train --train third_party/meddocan/train --out models/deid/
 
 golden: $(VENV)/.serve
 	$(PY) -m clinical.contract write-golden --out models/contract

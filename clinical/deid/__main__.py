@@ -1,0 +1,90 @@
+"""Command line: ``python -m clinical.deid train | annotate | evaluate``.
+
+    python -m clinical.deid train --train third_party/meddocan/train --out models/deid/
+    python -m clinical.deid annotate --in DIR --out DIR --format brat
+    python -m clinical.deid evaluate --data third_party/meddocan/dev --json models/deid/eval_dev.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from clinical.deid.analyzer import Analyzer
+from clinical.deid.brat import format_ann, read_corpus
+from clinical.deid.crf_recognizer import DEFAULT_MODEL_PATH
+from clinical.deid.evaluate import evaluate, format_table, write_json
+from clinical.deid.training import TrainConfig, train
+
+logger = logging.getLogger("clinical.deid")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m clinical.deid", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train_parser = commands.add_parser("train", help="train the CRF recogniser on a BRAT corpus")
+    for config_field in dataclasses.fields(TrainConfig):
+        train_parser.add_argument(
+            "--" + config_field.name.replace("_", "-"),
+            type=Path if config_field.type in (Path, "Path") else type(config_field.default),
+            default=config_field.default,
+            help=config_field.metadata.get("help"),
+        )
+
+    annotate = commands.add_parser("annotate", help="write a BRAT .ann with MEDDOCAN types for every .txt")
+    annotate.add_argument("--in", dest="input", type=Path, required=True, help="folder of .txt files")
+    annotate.add_argument("--out", type=Path, required=True, help="folder for the .ann files (created)")
+    annotate.add_argument("--format", choices=["brat"], default="brat", help="output format")
+    annotate.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH, help="CRF model file")
+
+    evaluate_parser = commands.add_parser("evaluate", help="strict span+type scores on a BRAT corpus")
+    evaluate_parser.add_argument("--data", type=Path, default=Path("third_party/meddocan/dev"),
+                                 help="BRAT folder with gold .ann files")
+    evaluate_parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH, help="CRF model file")
+    evaluate_parser.add_argument("--json", type=Path, default=None, help="also write the scores here")
+    evaluate_parser.add_argument("--crf-only", action="store_true",
+                                 help="score the CRF alone: no rules, no propagation")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "train":
+        config = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
+        train(config)
+    elif args.command == "annotate":
+        analyzer = Analyzer.with_model(args.model)
+        args.out.mkdir(parents=True, exist_ok=True)
+        texts = sorted(args.input.glob("*.txt"))
+        if not texts:
+            logger.error("no .txt files in %s", args.input)
+            return 1
+        for path in texts:
+            with path.open(encoding="utf-8", newline="") as handle:
+                text = handle.read()
+            spans = analyzer.analyze(text)
+            (args.out / (path.stem + ".ann")).write_text(format_ann(text, spans), encoding="utf-8")
+        logger.info("annotated %d documents into %s", len(texts), args.out)
+    elif args.command == "evaluate":
+        if args.crf_only:
+            from clinical.deid.crf_recognizer import CrfRecognizer
+
+            analyzer = Analyzer([CrfRecognizer(args.model)], propagate_mentions=False)
+        else:
+            analyzer = Analyzer.with_model(args.model)
+        result = evaluate(read_corpus(args.data), analyzer.analyze).to_dict()
+        print(format_table(result))
+        if args.json:
+            write_json(result, args.json, model=args.model.name, data=str(args.data),
+                       pipeline="crf" if args.crf_only else "rules+crf+propagation")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
