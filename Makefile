@@ -13,7 +13,7 @@ help:
 	@echo "make test     set up and run the whole test suite"
 	@echo "make bench    template and API throughput/latency table"
 	@echo "make test-postgres  the API suite on a throwaway PostgreSQL server"
-	@echo "make demo-model  train and evaluate the shipped demo model (CPU, about an hour)"
+	@echo "make demo-model  train and evaluate the demo model (CPU, about 40 min)"
 	@echo "make demo-bundle  export models/demo to a validated ONNX bundle (fp32, fp16, q4, q4f16)"
 	@echo "make eval-deid  de-identification P/R/F1 per PHI type and leak rate on MEDDOCAN dev"
 	@echo "make golden   rewrite the prompt-contract golden vectors (only with retraining)"

@@ -42,8 +42,8 @@ CONFIG = Path(__file__).parent / "configs" / "demo.yaml"
 class DemoSpec:
     """Data and architecture of the demo model; its training settings are in configs/demo.yaml."""
 
-    # Sized for this machine's 2 CPU cores: ~2.5M parameters, ~1,500 training tokens/s, so the
-    # step budget in demo.yaml (320 steps of 8 stays of ~1,000 tokens) trains in about an hour.
+    # Sized for this machine's 2 CPU cores: ~2.5M parameters, ~4,000 training tokens/s when idle, so the
+    # step budget in demo.yaml (900 steps of 8 stays of ~1,000 tokens) trains in about half an hour.
     n_train: int = 4000
     n_validation: int = 100
     n_test: int = 200
