@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -75,7 +76,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from training.demo import DemoSpec, build_demo
     from training.evaluate import comparison_table
 
-    results = build_demo(args.out, args.work, DemoSpec.quick() if args.quick else DemoSpec())
+    spec = DemoSpec.quick() if args.quick else DemoSpec()
+    if args.set:
+        spec = dataclasses.replace(spec, overrides=spec.overrides + tuple(args.set))
+    results = build_demo(args.out, args.work, spec)
     print(comparison_table(results), end="")
     return 0
 
@@ -110,6 +114,8 @@ def make_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("models/demo"))
     demo.add_argument("--work", type=Path, default=Path("runs/demo"), help="data, checkpoints, logs")
     demo.add_argument("--quick", action="store_true", help="a tiny run to check the pipeline end to end")
+    demo.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                      help="override configs/demo.yaml, e.g. train.max_steps=20000 on a GPU")
     demo.set_defaults(func=cmd_demo)
     return parser
 
