@@ -123,18 +123,26 @@ def current_text(doc: Document) -> str:
     return next(v.text for v in doc.versions if v.version == doc.current_version)
 
 
+def _load_unsigned_version(session: Session, document_id: str, version: int, *, locked: str, stale: str) -> Document:
+    """The document, when it is unsigned and ``version`` is its current version (else 409)."""
+    doc = _load(session, document_id, for_update=True)
+    if doc.status == "signed":
+        raise DocumentLocked(locked)
+    if version != doc.current_version:
+        raise VersionConflict(stale.format(given=version, current=doc.current_version))
+    return doc
+
+
 def update_document(
     session: Session, document_id: str, *, text: str, base_version: int, author: str, actor: Actor
 ) -> Document:
     """A clinician's edit becomes a new version; editing a stale version is refused, not merged."""
-    doc = _load(session, document_id, for_update=True)
-    if doc.status == "signed":
-        raise DocumentLocked("the document is signed and can no longer be edited")
-    if base_version != doc.current_version:
-        raise VersionConflict(
-            f"base_version {base_version} is not the current version {doc.current_version}; "
-            "reload the document and apply the edit to the current version"
-        )
+    doc = _load_unsigned_version(
+        session, document_id, base_version,
+        locked="the document is signed and can no longer be edited",
+        stale="base_version {given} is not the current version {current}; "
+              "reload the document and apply the edit to the current version",
+    )
     doc.current_version += 1
     doc.updated_at = utcnow()
     doc.versions.append(DocumentVersion(version=doc.current_version, text=text, source="clinician", author=author))
@@ -163,14 +171,11 @@ def sign_document(
     A text the output checks flag is signed only with ``acknowledge_findings``: the clinician
     has seen what is missing or unsupported and signs anyway, and the audit trail says so.
     """
-    doc = _load(session, document_id, for_update=True)
-    if doc.status == "signed":
-        raise DocumentLocked("the document is already signed")
-    if version != doc.current_version:
-        raise VersionConflict(
-            f"version {version} is not the current version {doc.current_version}; "
-            "review the current version before signing"
-        )
+    doc = _load_unsigned_version(
+        session, document_id, version,
+        locked="the document is already signed",
+        stale="version {given} is not the current version {current}; review the current version before signing",
+    )
     findings = len(check_current(doc).findings)
     if findings and not acknowledge_findings:
         raise UnresolvedFindings(
