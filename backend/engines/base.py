@@ -7,7 +7,11 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from backend.core.config import Settings
+from clinical.contract import epicrisis_messages
 from clinical.record import HospitalStay
+
+Messages = list[dict[str, str]]
+"""Chat messages, ``{"role": "system"|"user"|"assistant", "content": str}``, as in the prompt contract."""
 
 
 class EngineError(Exception):
@@ -16,6 +20,33 @@ class EngineError(Exception):
 
 class EngineBusy(EngineError):
     """Every generation slot of the engine is taken; the next engine in the order is tried."""
+
+
+class EngineUnsupported(EngineError):
+    """The engine cannot do this task (the template engine writes epicrisis only, never translations)."""
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """Per-request decoding settings; ``None`` keeps the engine's configured default."""
+
+    max_new_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A finished chat completion and who wrote it."""
+
+    text: str
+    engine: str
+    model: str
+    model_version: str
+    finish_reason: str = "stop"  # "stop" (end of turn) or "length" (max_new_tokens reached)
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
 
 
 @dataclass(frozen=True)
@@ -35,22 +66,46 @@ class Draft:
 
 
 class Engine(abc.ABC):
-    """Writes an epicrisis draft from a record; ``stream`` yields the same text in chunks."""
+    """Writes text for a task: chat ``complete``/``stream_complete`` for model engines, and the
+    epicrisis shortcuts ``generate``/``stream``, which send the prompt contract's messages.
+
+    ``tasks`` names what the engine was trained for ("epicrisis", "translation"); callers pick engines
+    with :meth:`EngineRegistry.for_task`. An engine asked for a task it lacks raises EngineUnsupported.
+    """
 
     name: str
     model: str
     model_version: str
     tasks: tuple[str, ...] = ("epicrisis",)
 
-    @abc.abstractmethod
-    async def generate(self, stay: HospitalStay) -> Draft: ...
+    def supports(self, task: str) -> bool:
+        return task in self.tasks
 
-    @abc.abstractmethod
+    def _unsupported(self, task: str) -> EngineUnsupported:
+        return EngineUnsupported(f"engine {self.name!r} does not do {task!r} (it does: {', '.join(self.tasks)})")
+
+    async def complete(self, messages: Messages, task: str, params: GenerationParams | None = None) -> Completion:
+        """The assistant's answer to ``messages``, written by this engine's model for ``task``."""
+        raise self._unsupported(task)
+
+    def stream_complete(self, messages: Messages, task: str,
+                        params: GenerationParams | None = None) -> AsyncIterator[str]:
+        """Chunks whose concatenation is exactly what ``complete`` returns for the same request."""
+        raise self._unsupported(task)
+
+    async def generate(self, stay: HospitalStay) -> Draft:
+        c = await self.complete(epicrisis_messages(stay), "epicrisis")
+        return Draft(c.text, c.engine, c.model, c.model_version)
+
     def stream(self, stay: HospitalStay) -> AsyncIterator[str]:
         """Chunks whose concatenation is exactly what ``generate`` returns."""
+        return self.stream_complete(epicrisis_messages(stay), "epicrisis")
 
     @abc.abstractmethod
     async def health(self) -> EngineHealth: ...
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release threads, sockets and sessions at shutdown."""
 
 
 EngineFactory = Callable[[Settings], Engine]
@@ -67,6 +122,10 @@ class EngineRegistry:
 
     def __iter__(self):
         return (self._engines[name] for name in self.order)
+
+    def for_task(self, task: str) -> list[Engine]:
+        """The engines that do ``task``, in the configured order."""
+        return [e for e in self if e.supports(task)]
 
     def get(self, name: str) -> Engine:
         try:

@@ -9,6 +9,7 @@ No torch, no transformers, no onnx: this runs in the ``serve`` install.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -42,6 +43,7 @@ class ServedBundle:
     eos_token_ids: tuple[int, ...]
     max_positions: int
     manifest: dict[str, Any]
+    tasks: tuple[str, ...] = ("epicrisis",)  # what the model was trained for (the catalog entry says)
 
 
 def _sha256(path: Path) -> str:
@@ -155,7 +157,7 @@ def resolve_bundle(models_dir: Path, model: str | None, bundle: Path | None, dty
     if entry is None:
         raise BundleError(f"model {wanted!r} is not in {models_dir / CATALOG}; it lists "
                           f"{', '.join(e.name for e in entries) or 'nothing'}")
-    served = open_bundle(entry.bundle, dtype or entry.dtype)
+    served = dataclasses.replace(open_bundle(entry.bundle, dtype or entry.dtype), tasks=entry.tasks)
     if entry.version and entry.version != served.version:
         logger.warning("catalog lists %s version %s but its bundle is version %s; serving the bundle's",
                        entry.name, entry.version, served.version)

@@ -1,8 +1,8 @@
 """The ONNX Runtime engine: an exported bundle on CPU, with the KV cache, sampling and token streaming.
 
 It needs onnxruntime, tokenizers and numpy only (the ``serve`` install; no torch, no transformers).
-The prompt is the prompt contract's (``clinical.contract.epicrisis_prompt``), tokenised with the
-bundle's own tokenizer. Generation runs in worker threads, at most ``max_concurrency`` at once; a
+The prompt is the prompt contract's ChatML rendering of the request's messages
+(``clinical.contract.render_chatml``), tokenised with the bundle's own tokenizer. Generation runs in worker threads, at most ``max_concurrency`` at once; a
 request beyond that gets :class:`EngineBusy` at once rather than queueing behind minutes of decode
 (the service then falls back to the next engine, or answers 503 with the reason).
 """
@@ -21,10 +21,19 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from backend.core.config import Settings
-from backend.engines.base import Draft, Engine, EngineBusy, EngineError, EngineHealth, register
+from backend.engines.base import (
+    Completion,
+    Engine,
+    EngineBusy,
+    EngineError,
+    EngineHealth,
+    GenerationParams,
+    Messages,
+    register,
+)
 from backend.engines.bundle import BundleError, ServedBundle, resolve_bundle
 from backend.engines.decoding import IncrementalDetokenizer, KVDecoder, SamplingParams
-from clinical.contract import epicrisis_prompt
+from clinical.contract import epicrisis_prompt, render_chatml
 from clinical.record import HospitalStay
 
 logger = logging.getLogger(__name__)
@@ -40,7 +49,6 @@ class OnnxEngine(Engine):
     """Writes drafts with an exported bundle on ONNX Runtime (CPU)."""
 
     name = "onnx"
-    tasks = ("epicrisis",)
 
     def __init__(self, bundle: ServedBundle, *, max_concurrency: int = 2, threads: int = 0,
                  defaults: SamplingParams | None = None, prefill_chunk: int = 0) -> None:
@@ -49,6 +57,7 @@ class OnnxEngine(Engine):
         self.bundle = bundle
         self.model = bundle.name
         self.model_version = f"{bundle.version}-{bundle.dtype}"
+        self.tasks = tuple(bundle.tasks)
         self.defaults = defaults or SamplingParams()
         self.max_concurrency = max_concurrency
         self.tokenizer = Tokenizer.from_file(str(bundle.tokenizer))
@@ -99,8 +108,19 @@ class OnnxEngine(Engine):
         """The prompt contract's text for ``stay``, as the bundle's token ids."""
         return self.tokenizer.encode(epicrisis_prompt(stay), add_special_tokens=False).ids
 
+    def encode_messages(self, messages: Messages) -> list[int]:
+        """ChatML for ``messages`` with the assistant turn opened, as the bundle's token ids."""
+        return self.tokenizer.encode(render_chatml(messages), add_special_tokens=False).ids
+
     def _params(self, **overrides: float | int | None) -> SamplingParams:
         return replace(self.defaults, **{k: v for k, v in overrides.items() if v is not None})
+
+    def _request(self, messages: Messages, task: str, params: GenerationParams | None) -> tuple[list[int], SamplingParams]:
+        if not self.supports(task):
+            raise self._unsupported(task)
+        p = params or GenerationParams()
+        return self.encode_messages(messages), self._params(
+            max_new_tokens=p.max_new_tokens, temperature=p.temperature, top_p=p.top_p, seed=p.seed)
 
     def _tokens(self, prompt_ids: list[int], params: SamplingParams, stop_ids: frozenset[int],
                 cancel: threading.Event | None):
@@ -141,24 +161,26 @@ class OnnxEngine(Engine):
         future.add_done_callback(lambda _f: self._release())
         return asyncio.wrap_future(future), cancel
 
-    async def generate(self, stay: HospitalStay) -> Draft:
-        prompt_ids = self.encode(stay)
+    async def complete(self, messages: Messages, task: str, params: GenerationParams | None = None) -> Completion:
+        prompt_ids, sampling = self._request(messages, task, params)
 
-        def work(cancel: threading.Event) -> str:
-            ids = list(self._tokens(prompt_ids, self.defaults, self.stop_ids, cancel))
-            return self.tokenizer.decode(ids, skip_special_tokens=True)
+        def work(cancel: threading.Event) -> tuple[list[int], bool]:
+            ids = list(self._tokens(prompt_ids, sampling, self.stop_ids, cancel))
+            return ids, len(ids) >= sampling.max_new_tokens
 
         future, cancel = self._submit(work)
         try:
-            text = await future
+            ids, hit_limit = await future
         except asyncio.CancelledError:
             cancel.set()
             raise
-        return Draft(text, self.name, self.model, self.model_version)
+        return Completion(self.tokenizer.decode(ids, skip_special_tokens=True), self.name, self.model,
+                          self.model_version, "length" if hit_limit else "stop", len(prompt_ids), len(ids))
 
-    async def stream(self, stay: HospitalStay) -> AsyncIterator[str]:
-        """Text as it is written, token by token; the chunks concatenate to what ``generate`` returns."""
-        prompt_ids = self.encode(stay)
+    async def stream_complete(self, messages: Messages, task: str,
+                              params: GenerationParams | None = None) -> AsyncIterator[str]:
+        """Text as it is written, token by token; the chunks concatenate to what ``complete`` returns."""
+        prompt_ids, sampling = self._request(messages, task, params)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue()
 
@@ -171,7 +193,7 @@ class OnnxEngine(Engine):
         def work(cancel: threading.Event) -> None:
             try:
                 detok = IncrementalDetokenizer(self.tokenizer)
-                for token in self._tokens(prompt_ids, self.defaults, self.stop_ids, cancel):
+                for token in self._tokens(prompt_ids, sampling, self.stop_ids, cancel):
                     if piece := detok.push(token):
                         post(piece, cancel)
                 if not cancel.is_set() and (tail := detok.flush()):

@@ -14,6 +14,7 @@ class TemplateEngine(Engine):
     name = "template"
     model = "alta-epicrisis-template"
     model_version = TEMPLATE_VERSION
+    tasks = ("epicrisis",)  # from a structured record only; it cannot answer free chat or translate
 
     async def generate(self, stay: HospitalStay) -> Draft:
         return Draft(render_epicrisis(stay), self.name, self.model, self.model_version)

@@ -25,7 +25,7 @@ class DraftResult:
 
 
 def _candidates(registry: EngineRegistry, preferred: str | None) -> list[Engine]:
-    engines = list(registry)
+    engines = registry.for_task("epicrisis")
     if preferred is not None:
         chosen = registry.get(preferred)
         engines = [chosen] + [e for e in engines if e is not chosen]
