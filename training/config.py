@@ -84,6 +84,8 @@ class TrainSettings:
     eval_steps: int = _help("evaluate every this many steps (0: only at the end)", 0)
     resume: bool = _help("continue from the newest checkpoint in output_dir", False)
     threads: int = _help("CPU threads for torch (0: torch's default)", 0)
+    cpu_bf16: bool = _help(
+        "CPU only: mixed bf16 autocast (weights stay fp32); ~1.4x faster on CPUs with AVX512-BF16 or AMX", False)
 
 
 @dataclass

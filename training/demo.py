@@ -51,7 +51,7 @@ class DemoSpec:
     hidden: int = 192
     layers: int = 4
     heads: int = 4
-    kv_heads: int = 2
+    kv_heads: int = 4  # one key per head: copying values from the record needs content lookups
     intermediate: int = 576
     max_new_tokens: int = 640
     seed: int = 1234

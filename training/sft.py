@@ -70,7 +70,8 @@ def _arguments(cfg: TrainingConfig, has_eval: bool) -> TrainingArguments:
         save_total_limit=t.save_total_limit,
         eval_strategy="steps" if has_eval and t.eval_steps > 0 else "no",
         eval_steps=t.eval_steps or None,
-        bf16=dtype == torch.bfloat16 and torch.cuda.is_available() and not cfg.quantization.load_in_4bit,
+        bf16=(dtype == torch.bfloat16 and torch.cuda.is_available() and not cfg.quantization.load_in_4bit)
+        or (t.cpu_bf16 and not torch.cuda.is_available()),
         fp16=dtype == torch.float16 and torch.cuda.is_available(),
         gradient_checkpointing=False,  # enabled on the model in load_model, with the right kwargs
         report_to=[],
