@@ -1,7 +1,8 @@
-"""Tables: documents and their versions, generations, the audit trail, API keys.
+"""Tables: documents and their versions, generations, the audit trail, API keys, translations.
 
-Patient data lives only in ``documents.record_json``, ``document_versions.text`` and
-``patient_identifiers``; the audit trail and generations hold ids, names of API keys and timings.
+Patient data lives only in ``documents.record_json``, ``document_versions.text``,
+``patient_identifiers`` and ``translation_jobs.result_text``; the audit trail and generations hold
+ids, names of API keys and timings; ``translation_cache`` holds de-identified text only.
 """
 
 from __future__ import annotations
@@ -119,3 +120,62 @@ class AuditEvent(Base):
     document_id: Mapped[str | None] = mapped_column(String(36))
     request_id: Mapped[str] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(String(200))
+
+
+class TranslationJob(Base):
+    """One translation request, answered at once or run as a job, and its result.
+
+    ``result_text`` is the re-identified translation: a clinical document holding the patient's
+    PHI again, kept as ``document_versions.text`` is (the client fetches it, as text or PDF, by id).
+    Nothing else here is PHI: the source text, the PDF and the placeholder mapping are never stored
+    (a job holds them in memory while it runs), and ``error_detail`` names placeholders, never values.
+    """
+
+    __tablename__ = "translation_jobs"
+    __table_args__ = (Index("ix_translation_jobs_created_at", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    status: Mapped[str] = mapped_column(String(10), default="queued")  # queued | running | done | failed
+    source_kind: Mapped[str] = mapped_column(String(10))  # text | pdf
+    source_variant: Mapped[str | None] = mapped_column(String(10))  # es-MX | es-CL | es-ES
+    source_chars: Mapped[int] = mapped_column(default=0)
+    pages: Mapped[int | None]
+    ocr_pages: Mapped[int] = mapped_column(default=0)
+    chunks_total: Mapped[int] = mapped_column(default=0)
+    chunks_done: Mapped[int] = mapped_column(default=0)
+    chunks_cached: Mapped[int] = mapped_column(default=0)
+    result_text: Mapped[str | None] = mapped_column(Text)
+    engine: Mapped[str | None] = mapped_column(String(40))
+    model: Mapped[str | None] = mapped_column(String(200))
+    model_version: Mapped[str | None] = mapped_column(String(100))
+    latency_ms: Mapped[float | None]
+    term_accuracy: Mapped[float | None]
+    fallbacks_json: Mapped[str] = mapped_column(Text, default="[]")
+    error_code: Mapped[str | None] = mapped_column(String(40))
+    error_detail: Mapped[str | None] = mapped_column(String(1000))
+    created_by: Mapped[str] = mapped_column(String(100))
+    request_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[dt.datetime | None]
+    heartbeat_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+
+
+class TranslationCacheEntry(Base):
+    """A checked translation of one de-identified chunk by one model: de-identified text only.
+
+    ``key`` is ``clinical.translate.cache_key``: sha256 of the chunk, model, model version, prompt
+    contract version and glossary version. Rows are shared by every document that has the same
+    chunk, so they can never hold PHI (a placeholder stands for it) and are never re-identified.
+    """
+
+    __tablename__ = "translation_cache"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model: Mapped[str] = mapped_column(String(200))
+    model_version: Mapped[str] = mapped_column(String(100))
+    contract_version: Mapped[str] = mapped_column(String(20))
+    glossary_version: Mapped[str] = mapped_column(String(20))
+    source_text: Mapped[str] = mapped_column(Text)
+    translation: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
