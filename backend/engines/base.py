@@ -147,7 +147,7 @@ def register(name: str) -> Callable[[EngineFactory], EngineFactory]:
 def build_registry(names: list[str], settings: Settings) -> EngineRegistry:
     # Importing the modules registers their factories; an engine whose module is missing is a
     # configuration error raised at start-up, not at the first request.
-    from backend.engines import onnx, template  # noqa: F401
+    from backend.engines import onnx, template, vllm  # noqa: F401
 
     unknown = [n for n in names if n not in _FACTORIES]
     if unknown:

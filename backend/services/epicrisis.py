@@ -1,19 +1,18 @@
-"""Writing a draft: the configured engines in order, output checks, and why any was passed over."""
+"""Writing an epicrisis draft: the fallback chain with the output checks as its review."""
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from backend.engines.base import Draft, Engine, EngineError, EngineRegistry
+from backend.engines.base import Draft, Engine, EngineRegistry
 from backend.services.documents import Fallback
-from backend.services.errors import NoEngineAvailable
+from backend.services.fallback import StreamBroken, StreamEvent, first_answer, first_stream
 from clinical.checks import CheckReport, check_draft
 from clinical.record import HospitalStay
 
-logger = logging.getLogger(__name__)
+__all__ = ["DraftResult", "StreamBroken", "StreamEvent", "stream_draft", "write_draft"]
 
 
 @dataclass
@@ -22,6 +21,13 @@ class DraftResult:
     checks: CheckReport
     latency_ms: float
     fallbacks: list[Fallback] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Checked:
+    draft: Draft
+    checks: CheckReport
+    latency_ms: float  # the engine's time, without the checks
 
 
 def _candidates(registry: EngineRegistry, preferred: str | None) -> list[Engine]:
@@ -35,80 +41,28 @@ def _candidates(registry: EngineRegistry, preferred: str | None) -> list[Engine]
 async def write_draft(stay: HospitalStay, registry: EngineRegistry, preferred: str | None = None) -> DraftResult:
     """The first draft that a healthy engine writes and that passes the output checks.
 
-    An engine is passed over when it is unhealthy, fails, or writes a draft that fails the checks
-    while a later engine remains; the last engine's draft is returned with its findings.
+    An engine is passed over when it is unhealthy, busy, fails, times out, answers malformed output,
+    or writes a draft that fails the checks while a later engine remains; the last draft written is
+    returned with its findings when no later engine writes one (see ``first_answer``).
     """
-    fallbacks: list[Fallback] = []
-    engines = _candidates(registry, preferred)
-    for i, engine in enumerate(engines):
-        health = await engine.health()
-        if not health.healthy:
-            fallbacks.append(Fallback(engine.name, f"unhealthy: {health.detail}"))
-            continue
+
+    async def write(engine: Engine) -> _Checked:
         started = time.perf_counter()
-        try:
-            draft = await engine.generate(stay)
-        except EngineError as exc:
-            fallbacks.append(Fallback(engine.name, f"failed: {exc}"))
-            logger.warning("engine %s failed, falling back", engine.name)
-            continue
+        draft = await engine.generate(stay)
         latency_ms = (time.perf_counter() - started) * 1000
-        checks = check_draft(stay, draft.text)
-        if not checks.ok and i < len(engines) - 1:
-            fallbacks.append(Fallback(engine.name, f"draft failed output checks ({len(checks.findings)} findings)"))
-            logger.warning("engine %s draft failed checks, falling back", engine.name)
-            continue
-        return DraftResult(draft, checks, latency_ms, fallbacks)
-    raise NoEngineAvailable("no engine could write a draft: " + "; ".join(f"{f.engine}: {f.reason}" for f in fallbacks))
+        return _Checked(draft, check_draft(stay, draft.text), latency_ms)
+
+    def review(written: _Checked) -> str | None:
+        return None if written.checks.ok else \
+            f"draft failed output checks ({len(written.checks.findings)} findings)"
+
+    answer = await first_answer(_candidates(registry, preferred), "epicrisis", write, review)
+    written = answer.value
+    return DraftResult(written.draft, written.checks, written.latency_ms, answer.fallbacks)
 
 
-@dataclass(frozen=True)
-class StreamEvent:
-    """One step of a streamed draft: start (an engine begins), chunk, fallback, or done."""
-
-    kind: str
-    engine: Engine | None = None
-    text: str = ""
-    draft: Draft | None = None
-    fallbacks: tuple[Fallback, ...] = ()
-
-
-class StreamBroken(Exception):
-    """An engine failed after some of its draft was already streamed; nothing is stored."""
-
-
-async def stream_draft(stay: HospitalStay, registry: EngineRegistry, preferred: str | None) -> AsyncIterator[StreamEvent]:
-    """Stream from the first engine that can; one that fails before its first chunk is passed over.
-
-    Raises NoEngineAvailable before anything is streamed when no engine is healthy, and
-    StreamBroken when an engine fails mid-draft (the text shown cannot be taken back).
-    """
-    fallbacks: list[Fallback] = []
-    engines = []
-    for engine in _candidates(registry, preferred):
-        health = await engine.health()
-        if health.healthy:
-            engines.append(engine)
-        else:
-            fallbacks.append(Fallback(engine.name, f"unhealthy: {health.detail}"))
-    if not engines:
-        raise NoEngineAvailable("no healthy engine: " + "; ".join(f"{f.engine}: {f.reason}" for f in fallbacks))
-    for engine in engines:
-        parts: list[str] = []
-        try:
-            async for chunk in engine.stream(stay):
-                if not parts:
-                    yield StreamEvent("start", engine)
-                parts.append(chunk)
-                yield StreamEvent("chunk", engine, chunk)
-        except EngineError as exc:
-            if parts:
-                logger.warning("engine %s failed mid-stream", engine.name)
-                raise StreamBroken(f"{engine.name} failed after part of the draft was sent: {exc}") from None
-            fallbacks.append(Fallback(engine.name, f"failed: {exc}"))
-            yield StreamEvent("fallback", engine, str(exc))
-            continue
-        draft = Draft("".join(parts), engine.name, engine.model, engine.model_version)
-        yield StreamEvent("done", engine, draft=draft, fallbacks=tuple(fallbacks))
-        return
-    raise StreamBroken("every engine failed: " + "; ".join(f"{f.engine}: {f.reason}" for f in fallbacks))
+def stream_draft(stay: HospitalStay, registry: EngineRegistry, preferred: str | None) -> AsyncIterator[StreamEvent]:
+    """Stream from the first engine that writes (see ``first_stream``): NoEngineAvailable before any
+    event when none does, StreamBroken when the writer fails mid-draft (the text shown cannot be
+    taken back, so no other engine takes over mid-text)."""
+    return first_stream(_candidates(registry, preferred), "epicrisis", lambda engine: engine.stream(stay))

@@ -326,7 +326,7 @@ def test_stream_falls_back_when_an_engine_fails_before_writing(client, auth, rec
     assert events[0][1] == {"engine": "flaky", "reason": "all slots taken"}
     done = events[-1][1]
     assert events[-1][0] == "done" and done["provenance"]["engine"] == "template"
-    assert done["provenance"]["fallbacks"] == [{"engine": "flaky", "reason": "failed: all slots taken"}]
+    assert done["provenance"]["fallbacks"] == [{"engine": "flaky", "reason": "busy: all slots taken"}]
 
 
 def test_stream_that_breaks_mid_draft_ends_with_an_error_and_stores_nothing(client, auth, record) -> None:

@@ -1,0 +1,307 @@
+"""Alta's OpenAI-compatible surface: ``POST /v1/chat/completions`` and ``GET /v1/models``.
+
+EHR tools that already speak the OpenAI protocol use Alta as they would use OpenAI or vLLM. The
+``model`` names a task (``epicrisis``, ``translation``), answered by the engines that chat in the
+configured fallback order, or one engine's model (``onnx/epicrisis``), answered by that engine
+alone. The answer says who wrote it: the ``x-alta-engine`` header and an ``alta`` field (engine,
+model, version, engines passed over and why), which OpenAI's clients keep as an extra field.
+
+Errors take OpenAI's shape, ``{"error": {"message", "type", "param", "code"}}``, so those clients
+raise their usual exceptions; a bad field is a 422 whose ``param`` names it, and no error repeats
+what the client sent.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict, Field
+
+from backend.api.deps import GenerateActor, RegistryDep
+from backend.api.schemas import FallbackOut
+from backend.engines.base import Completion, Engine, EngineRegistry, GenerationParams
+from backend.services.admission import AdmissionDep
+from backend.services.errors import DomainError
+from backend.services.fallback import StreamBroken, first_answer, first_stream
+from clinical.record import field_errors
+
+STARTED = int(time.time())
+MAX_TOKENS = 32768
+
+# --- request and response bodies (OpenAI's shapes) ------------------------------------------
+
+
+class _Inbound(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # an unsupported parameter is an error, not silently ignored
+
+
+class TextPart(_Inbound):
+    type: Literal["text"]
+    text: str
+
+
+class ChatMessageIn(_Inbound):
+    role: Literal["system", "user", "assistant"]
+    content: str | list[TextPart]
+
+    def as_message(self) -> dict[str, str]:
+        text = self.content if isinstance(self.content, str) else "".join(p.text for p in self.content)
+        return {"role": self.role, "content": text}
+
+
+class StreamOptions(_Inbound):
+    include_usage: bool = False
+
+
+class ChatCompletionIn(_Inbound):
+    model: str = Field(min_length=1, max_length=200, description='a task ("epicrisis", "translation") or '
+                                                                 '"<engine>/<task>"; see GET /v1/models')
+    messages: list[ChatMessageIn] = Field(min_length=1, max_length=256)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    max_tokens: int | None = Field(None, ge=1, le=MAX_TOKENS)
+    max_completion_tokens: int | None = Field(None, ge=1, le=MAX_TOKENS, description="the newer name of max_tokens")
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, gt=0, le=1)
+    seed: int | None = Field(None, ge=0, lt=2**63)
+    n: Literal[1] | None = Field(None, description="one choice per request")
+    user: str | None = Field(None, max_length=256, description="accepted for compatibility; neither used nor logged")
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "model": "epicrisis", "max_tokens": 512,
+        "messages": [{"role": "system", "content": "Eres un médico internista..."},
+                     {"role": "user", "content": "Registro de hospitalización:\n{...}"}]}]})
+
+    def params(self) -> GenerationParams:
+        return GenerationParams(max_new_tokens=self.max_completion_tokens or self.max_tokens,
+                                temperature=self.temperature, top_p=self.top_p, seed=self.seed)
+
+
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class ChoiceOut(BaseModel):
+    index: int = 0
+    message: AssistantMessage
+    finish_reason: Literal["stop", "length"]
+    logprobs: None = None
+
+
+class UsageOut(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class AltaOut(BaseModel):
+    """Which engine wrote the answer, and which were passed over and why."""
+
+    engine: str
+    model: str
+    model_version: str
+    fallbacks: list[FallbackOut] = []
+
+
+class ChatCompletionOut(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChoiceOut]
+    usage: UsageOut | None = None
+    alta: AltaOut
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int = STARTED
+    owned_by: str = "alta"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+class OpenAIError(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class OpenAIErrorOut(BaseModel):
+    error: OpenAIError
+
+
+# --- errors in OpenAI's shape ---------------------------------------------------------------
+
+_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+                404: "not_found_error", 409: "conflict_error", 413: "invalid_request_error",
+                422: "invalid_request_error", 429: "rate_limit_error"}
+
+
+def openai_error(status: int, message: str, *, param: str | None = None, code: str | None = None,
+                 headers: dict[str, str] | None = None) -> JSONResponse:
+    body = OpenAIErrorOut(error=OpenAIError(message=message, type=_ERROR_TYPES.get(status, "server_error"),
+                                            param=param, code=code))
+    return JSONResponse(body.model_dump(), status, headers=headers)
+
+
+def _domain_error(exc: DomainError) -> JSONResponse:
+    retry_after = getattr(exc, "retry_after_s", None)
+    retry_after = retry_after if retry_after is not None else 5 if exc.status_code == 503 else None
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return openai_error(exc.status_code, str(exc), code=exc.code, headers=headers)
+
+
+class OpenAIRoute(APIRoute):
+    """Answers this router's errors (validation, auth, domain) in OpenAI's error shape."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                errors = field_errors(list(exc.errors()))  # without the rejected values
+                fields = [".".join(str(p) for p in e["loc"][1:]) or "body" for e in errors]
+                message = "; ".join(f"{f}: {e['msg']}" for f, e in zip(fields, errors, strict=True))
+                return openai_error(422, message, param=fields[0] if fields else None,
+                                    code=errors[0]["type"] if errors else None)
+            except HTTPException as exc:
+                return openai_error(exc.status_code, str(exc.detail), headers=exc.headers)
+            except DomainError as exc:
+                return _domain_error(exc)
+
+        return route
+
+
+_ERRORS = {status: {"model": OpenAIErrorOut} for status in (401, 403, 404, 422, 429, 503)}
+router = APIRouter(prefix="/v1", tags=["openai"], route_class=OpenAIRoute, responses=_ERRORS)
+
+
+# --- what a model name means ----------------------------------------------------------------
+
+
+class ModelNotFound(DomainError):
+    status_code = 404
+    code = "model_not_found"
+
+
+def chats(engine: Engine) -> bool:
+    """Whether the engine answers chat messages (the template engine writes from records only)."""
+    return type(engine).complete is not Engine.complete
+
+
+def served_models(registry: EngineRegistry) -> list[str]:
+    """Tasks first (in the order the engines list them), then ``<engine>/<task>`` for each engine."""
+    engines = [e for e in registry if chats(e)]
+    tasks = list(dict.fromkeys(t for e in engines for t in e.tasks))
+    return tasks + [f"{e.name}/{t}" for e in engines for t in e.tasks]
+
+
+@dataclass(frozen=True)
+class Target:
+    task: str
+    engines: list[Engine]
+
+
+def resolve(registry: EngineRegistry, model: str) -> Target:
+    if model not in served_models(registry):
+        # The name is the client's text: not repeated, the choices are listed instead.
+        raise ModelNotFound("the model named in `model` is not served here; GET /v1/models lists them: "
+                            + ", ".join(served_models(registry)))
+    name, sep, task = model.partition("/")
+    if sep:
+        return Target(task, [registry.get(name)])
+    return Target(model, [e for e in registry.for_task(model) if chats(e)])
+
+
+# --- routes ---------------------------------------------------------------------------------
+
+
+@router.get("/models", response_model=ModelList, summary="Models this server answers (OpenAI's list shape)")
+async def list_models(registry: RegistryDep, _actor: GenerateActor) -> ModelList:
+    return ModelList(data=[ModelCard(id=m) for m in served_models(registry)])
+
+
+@router.post("/chat/completions", response_model=ChatCompletionOut,
+             summary="A chat completion from the engines, streamed (SSE) or not, in OpenAI's shapes",
+             responses={200: {"content": {"text/event-stream": {}},
+                              "description": "with `stream: true`: `chat.completion.chunk` events, then "
+                                             "`data: [DONE]`; a writer that fails mid-text ends the stream with "
+                                             "`data: {\"error\": ...}` and no [DONE]"}})
+async def chat_completions(body: ChatCompletionIn, response: Response, registry: RegistryDep,
+                           actor: GenerateActor, admission: AdmissionDep) -> ChatCompletionOut | StreamingResponse:
+    """Served by the engines in fallback order; ``x-alta-engine`` and ``alta`` name the writer."""
+    target = resolve(registry, body.model)
+    await admission.enter(actor.name)
+    messages, params = [m.as_message() for m in body.messages], body.params()
+    if body.stream:
+        return await _stream(body, target, messages, params)
+    answer = await first_answer(target.engines, target.task,
+                                lambda engine: engine.complete(messages, target.task, params))
+    completion: Completion = answer.value
+    response.headers["x-alta-engine"] = completion.engine
+    usage = None
+    if completion.prompt_tokens is not None and completion.completion_tokens is not None:
+        usage = UsageOut(prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
+                         total_tokens=completion.prompt_tokens + completion.completion_tokens)
+    return ChatCompletionOut(
+        id=f"chatcmpl-{uuid.uuid4().hex}", created=int(time.time()), model=body.model, usage=usage,
+        choices=[ChoiceOut(message=AssistantMessage(content=completion.text),
+                           finish_reason="length" if completion.finish_reason == "length" else "stop")],
+        alta=AltaOut(engine=completion.engine, model=completion.model, model_version=completion.model_version,
+                     fallbacks=[FallbackOut(engine=f.engine, reason=f.reason) for f in answer.fallbacks]))
+
+
+def _data(payload: dict[str, Any] | str) -> str:
+    return f"data: {payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)}\n\n"
+
+
+async def _stream(body: ChatCompletionIn, target: Target, messages: list[dict[str, str]],
+                  params: GenerationParams) -> StreamingResponse:
+    events = first_stream(target.engines, target.task,
+                          lambda engine: engine.stream_complete(messages, target.task, params))
+    # Engines that failed before writing come just before the writer's start: read up to it, so a
+    # request no engine answers is still a plain 503 and the header names the writer.
+    while (event := await anext(events)).kind == "fallback":
+        pass
+    writer = event.engine
+    chunk_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+
+    def chunk(delta: dict[str, str], finish: str | None = None, **extra: Any) -> str:
+        return _data({"id": chunk_id, "object": "chat.completion.chunk", "created": created, "model": body.model,
+                      "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}], **extra})
+
+    async def sse() -> AsyncIterator[str]:
+        alta = {"engine": writer.name, "model": writer.model, "model_version": writer.model_version}
+        yield chunk({"role": "assistant", "content": ""}, alta=alta)
+        try:
+            async for event in events:
+                if event.kind == "chunk":
+                    yield chunk({"content": event.text})
+                elif event.kind == "done":  # the last chunk names every engine passed over, and why
+                    fallbacks = [{"engine": f.engine, "reason": f.reason} for f in event.fallbacks]
+                    yield chunk({}, "stop", alta={**alta, "fallbacks": fallbacks})
+        except StreamBroken as exc:
+            yield _data({"error": OpenAIError(message=str(exc), type="server_error", code="stream_broken").model_dump()})
+            return
+        yield _data("[DONE]")
+
+    headers = {"x-alta-engine": writer.name, "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(sse(), media_type="text/event-stream", headers=headers)
