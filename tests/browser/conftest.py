@@ -1,0 +1,137 @@
+"""Browser fixtures: the built webapp, a tiny real bundle in a models dir, a live server, Debian's Chromium.
+
+The webapp is built here when webapp/dist is missing or older than its sources (``make test`` builds
+it first, so this is the fallback for a plain ``pytest``). Chromium is Debian's (``apt-get install
+chromium``), driven by Playwright's Python package; Playwright's own browser download is never used.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from export import testing
+from export.catalog import register
+from tests.support import REPO, LiveServer
+
+WEBAPP = REPO / "webapp"
+DIST = WEBAPP / "dist"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = REPO / "test-artifacts"
+MAX_NEW_TOKENS = 32
+
+
+def _newest_source() -> float:
+    sources = [WEBAPP / "index.html", WEBAPP / "vite.config.js", WEBAPP / "package-lock.json",
+               REPO / "models/contract/contract.json", *WEBAPP.glob("src/**/*"), *(REPO / "clinical/examples").glob("*.json")]
+    return max(p.stat().st_mtime for p in sources if p.is_file())
+
+
+def build_webapp() -> Path:
+    """webapp/dist, built with the committed lockfile when it is missing or stale."""
+    index = DIST / "index.html"
+    if index.is_file() and index.stat().st_mtime >= _newest_source():
+        return DIST
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.fail("the browser tests need Node.js and npm to build webapp/ (apt-get install nodejs npm)")
+    if not (WEBAPP / "node_modules/.package-lock.json").is_file():
+        subprocess.run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=WEBAPP, check=True,
+                       capture_output=True, timeout=600)
+    subprocess.run([npm, "run", "build"], cwd=WEBAPP, check=True, capture_output=True, timeout=300)
+    return DIST
+
+
+@pytest.fixture(scope="session")
+def webapp_dist() -> Path:
+    return build_webapp()
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle_dir() -> Path:
+    """The tiny Qwen2 exported through the real path (shared with the export and engine tests)."""
+    return testing.tiny_bundle().out
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory, tiny_bundle_dir: Path) -> Path:
+    """A models dir whose catalog names the tiny bundle; nothing here knows the bundle's name."""
+    root = tmp_path_factory.mktemp("models")
+    manifest = json.loads((tiny_bundle_dir / "manifest.json").read_text(encoding="utf-8"))
+    register(root / "catalog.json", tiny_bundle_dir, manifest, ["epicrisis"])
+    return root
+
+
+@dataclass
+class Server:
+    live: LiveServer
+    key: str
+
+    @property
+    def url(self) -> str:
+        return self.live.url
+
+
+def start_server(data_dir: Path, models_dir: Path, webapp_dir: Path, engines: str = '["template"]') -> Server:
+    live = LiveServer(data_dir, {"ALTA_ENGINES": engines, "ALTA_MODELS_DIR": str(models_dir),
+                                 "ALTA_WEBAPP_DIR": str(webapp_dir), "ALTA_ONNX_MAX_NEW_TOKENS": str(MAX_NEW_TOKENS)})
+    live.cli("migrate")
+    key = live.cli("create-key", "--name", "clinician", "--scopes", "generate", "read", "sign").stdout.split()[-1]
+    live.start()
+    return Server(live, key)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory, models_dir: Path, webapp_dist: Path) -> Iterator[Server]:
+    running = start_server(tmp_path_factory.mktemp("server"), models_dir, webapp_dist)
+    yield running
+    running.live.stop()
+
+
+@pytest.fixture(scope="package")  # Playwright's sync API runs an event loop in this thread until it stops:
+def chromium():                    # a session scope leaves it running, and every later asyncio.run() fails
+    if not CHROMIUM.exists():
+        pytest.fail("the browser tests drive Debian's Chromium: apt-get install -y chromium "
+                    "(make test installs it when missing)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@dataclass
+class Recorded:
+    """What a page did: every request URL (page, workers, service worker) and every console error."""
+
+    requests: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    posts: list[tuple[str, int]] = field(default_factory=list)
+
+
+@pytest.fixture
+def page(chromium):
+    """A fresh browser context (empty caches, storage and service workers) and its page."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="es-CL")
+    seen = Recorded()
+    context.on("request", lambda r: seen.requests.append(r.url))
+    context.on("response", lambda r: seen.posts.append((r.url, r.status)) if r.request.method == "POST" else None)
+    page = context.new_page()
+    page.on("console", lambda m: seen.errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: seen.errors.append(str(e)))
+    page.recorded = seen
+    yield page
+    context.close()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "browser: drives Debian's Chromium against a live server (part of make test)")

@@ -1,0 +1,473 @@
+/**
+ * Alta's clinician page: enter a stay, write the epicrisis here or on the server, review it with the
+ * output checks, edit, save, sign and print. See README.md (webapp/) for the flow.
+ */
+import './style.css';
+import contract from '../../models/contract/contract.json';
+import { ApiError, Unreachable, apiKey, call, streamEpicrisis } from './api.js';
+import { UnknownFieldError, canonicalRecord, epicrisisPrompt } from './contract.js';
+import { findingItems, highlighted } from './draft.js';
+import { BrowserEngine, chooseDevice } from './engine.js';
+import { StayForm } from './form.js';
+import { newId, outbox, syncOutbox } from './outbox.js';
+import { serverErrors, validateRecord } from './schema.js';
+
+const EXAMPLES = Object.fromEntries(
+  Object.entries(import.meta.glob('../../clinical/examples/*.json', { eager: true, import: 'default' }))
+    .map(([path, record]) => [path.split('/').at(-1).replace(/\.json$/, ''), record]),
+);
+const ENGINE_STORAGE = 'alta.engine';
+const HOSPITAL_STORAGE = 'alta.hospital';
+const $ = (id) => document.getElementById(id);
+
+/** What tests and the benchmark read: the last in-browser run (ids, timings) and the loaded model. */
+const alta = { lastRun: null, model: null, bundles: null, engine: null, serverChunks: 0 };
+window.alta = alta;
+
+const form = new StayForm($('record-form'));
+const engine = new BrowserEngine();
+alta.engine = engine;
+let bundles = { default: null, models: [] };
+let doc = null; // the document on screen, as the server returned it
+let running = null; // {stop()} while a draft is being written
+let awaitedDraft = null; // id of the draft this page wrote and shows until the server has stored it
+
+const today = () => {
+  const d = new Date();
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+};
+
+function status(text, kind = '') {
+  const el = $('status');
+  el.textContent = text;
+  el.className = kind;
+}
+
+function engineChoice() {
+  return document.querySelector('input[name="engine"]:checked').value;
+}
+
+function currentBundle() {
+  return bundles.models.find((m) => m.name === bundles.default) ?? bundles.models[0] ?? null;
+}
+
+// --- the stay ------------------------------------------------------------------------------
+
+function setupExamples() {
+  const select = $('example');
+  for (const name of Object.keys(EXAMPLES)) select.append(new Option(name.replaceAll('_', ' '), name));
+  $('load-example').addEventListener('click', () => {
+    form.render(structuredClone(EXAMPLES[select.value]));
+    form.showErrors([]);
+  });
+  $('toggle-json').addEventListener('click', () => {
+    $('json-box').hidden = !$('json-box').hidden;
+    if (!$('json-box').hidden) $('json-input').value = JSON.stringify(form.read(), null, 2);
+  });
+  $('json-apply').addEventListener('click', applyJson);
+  $('clear-form').addEventListener('click', () => { form.render({}); form.showErrors([]); });
+}
+
+function applyJson() {
+  let record;
+  $('json-error').textContent = '';
+  try {
+    record = JSON.parse($('json-input').value);
+    if (record && typeof record === 'object' && 'record' in record && Object.keys(record).length <= 2) record = record.record;
+    canonicalRecord(record, contract); // refuses keys the schema lacks, as the server does
+  } catch (err) {
+    $('json-error').textContent = err instanceof UnknownFieldError
+      ? `Campo desconocido «${err.path}»: el servidor lo rechazaría. Corrija el nombre o quítelo.`
+      : `JSON no válido: ${err.message}`;
+    return;
+  }
+  form.render(record);
+  form.showErrors(validateRecord(record, today()));
+  $('json-box').hidden = true;
+}
+
+/** The form's record when it passes the client-side checks; else null, with the errors shown. */
+function checkedRecord() {
+  const record = form.read();
+  const errors = validateRecord(record, today());
+  form.showErrors(errors);
+  if (errors.length) {
+    status(`Corrija ${errors.length === 1 ? 'el campo marcado' : `los ${errors.length} campos marcados`} antes de redactar.`, 'error');
+    return null;
+  }
+  return record;
+}
+
+// --- writing the draft ---------------------------------------------------------------------
+
+function startDraftView(title) {
+  doc = null;
+  $('draft').hidden = false;
+  $('draft-title').textContent = title;
+  $('draft-view').replaceChildren();
+  $('draft-meta').textContent = '';
+  $('checks-list').replaceChildren();
+  $('checks-summary').textContent = '';
+  $('versions').replaceChildren();
+  $('draft-error').textContent = '';
+  setDraftActions({ editable: false, signable: false });
+}
+
+function appendText(text) {
+  $('draft-view').append(document.createTextNode(text));
+}
+
+function setRunning(stop) {
+  running = stop ? { stop } : null;
+  $('generate-btn').disabled = Boolean(stop);
+  $('stop-btn').disabled = !stop;
+}
+
+async function generate() {
+  const record = checkedRecord();
+  if (!record) return;
+  if (engineChoice() === 'server') await generateOnServer(record);
+  else await generateInBrowser(record);
+}
+
+async function generateOnServer(record) {
+  if (!apiKey.get()) {
+    status('Ingrese la clave de acceso para redactar en el servidor.', 'error');
+    $('api-key').focus();
+    return;
+  }
+  const controller = new AbortController();
+  setRunning(() => controller.abort());
+  startDraftView('Borrador (servidor)');
+  status('Redactando en el servidor…');
+  try {
+    await streamEpicrisis(record, (event, data) => {
+      if (event === 'start') $('draft-meta').textContent = `${data.engine} · ${data.model}`;
+      else if (event === 'chunk') { alta.serverChunks += 1; appendText(data.text); }
+      else if (event === 'done') { showDocument(data); status('Borrador guardado en el servidor.', 'ok'); }
+      else if (event === 'error') { $('draft-error').textContent = `El motor falló a mitad del borrador; no se guardó nada. ${data.detail}`; }
+    }, controller.signal);
+  } catch (err) {
+    if (err.name === 'AbortError') status('Redacción detenida: el borrador parcial no se guardó.', 'warn');
+    else reportApiError(err);
+  } finally {
+    setRunning(null);
+  }
+}
+
+function reportApiError(err) {
+  if (err instanceof ApiError && err.status === 422) {
+    form.showErrors(serverErrors(err.detail));
+    status('El servidor rechazó el registro: corrija los campos marcados.', 'error');
+  } else if (err instanceof ApiError && err.status === 401) {
+    status('Clave de acceso ausente o no válida.', 'error');
+  } else if (err instanceof ApiError && err.status === 403) {
+    status('Su clave no tiene permiso para esta acción.', 'error');
+  } else if (err instanceof Unreachable) {
+    status('Sin conexión con el servidor.', 'error');
+  } else {
+    status(`Error: ${err.message}`, 'error');
+  }
+}
+
+async function loadBrowserModel() {
+  const bundle = currentBundle();
+  if (!bundle) throw new Error('el servidor no ofrece ningún modelo para el navegador');
+  const choice = await chooseDevice(bundle, new URLSearchParams(location.search));
+  const total = bundle.dtypes[choice.dtype].bytes;
+  const files = new Map();
+  engine.onProgress = ({ file, loaded, total: fileTotal }) => {
+    files.set(file, { loaded, total: fileTotal });
+    const done = [...files.values()].reduce((s, f) => s + f.loaded, 0);
+    $('progress').hidden = done >= total;
+    $('progress-bar').value = Math.min(100, (100 * done) / Math.max(total, 1));
+    $('progress-text').textContent = `Descargando el modelo: ${(done / 1e6).toFixed(1)} de ${(total / 1e6).toFixed(1)} MB`;
+  };
+  status(`Cargando el modelo ${bundle.name} (${choice.dtype}, ${choice.device === 'webgpu' ? 'WebGPU' : 'WASM'})…`);
+  const info = await engine.load(bundle, choice);
+  $('progress').hidden = true;
+  alta.model = info;
+  document.body.dataset.model = 'ready';
+  $('model-info').textContent = `Modelo ${bundle.name} ${bundle.version} · ${info.dtype} · `
+    + `${info.device === 'webgpu' ? 'WebGPU' : `WASM, ${info.threads} hilo${info.threads === 1 ? '' : 's'}`}`;
+  status('Modelo listo en este equipo.', 'ok');
+  return info;
+}
+
+async function generateInBrowser(record) {
+  setRunning(() => engine.abort());
+  try {
+    const info = await loadBrowserModel();
+    startDraftView('Borrador (en este equipo)');
+    $('draft-meta').textContent = `transformers.js · ${info.model} · ${info.dtype}`;
+    status('Redactando en este equipo…');
+    const started = performance.now();
+    const run = await engine.generate(epicrisisPrompt(record, contract),
+      { onToken: appendText, maxNewTokens: bundles.max_new_tokens ?? 1536 });
+    alta.lastRun = { ...run, model: info.model, dtype: info.dtype, device: info.device, wall_ms: performance.now() - started };
+    document.body.dataset.runs = String(Number(document.body.dataset.runs ?? 0) + 1);
+    if (run.aborted) {
+      status('Redacción detenida: el borrador parcial no se guardó.', 'warn');
+      return;
+    }
+    $('draft-view').replaceChildren(document.createTextNode(run.text));
+    const draft = {
+      id: newId(), record, text: run.text, created_at: new Date().toISOString(),
+      provenance: { engine: 'transformers.js', model: info.model, model_version: info.version, dtype: info.dtype,
+        device: info.device, latency_ms: Math.round(run.total_ms * 1000) / 1000 },
+    };
+    awaitedDraft = draft.id;
+    await outbox.put(draft); // on disk before the first send: nothing lost if the tab closes now
+    status('Borrador escrito en este equipo; enviándolo al servidor…');
+    await sync();
+  } catch (err) {
+    status(`El motor del navegador falló: ${err.message}`, 'error');
+  } finally {
+    setRunning(null);
+  }
+}
+
+// --- offline outbox ------------------------------------------------------------------------
+
+async function sync() {
+  let waiting;
+  try {
+    waiting = await syncOutbox({
+      onStored: (draft, stored) => {
+        if (draft.id === awaitedDraft) showDocument(stored);
+        status('Borrador del equipo guardado en el servidor.', 'ok');
+      },
+      onRejected: (_draft, err) => status(`El servidor rechazó un borrador guardado en el equipo: ${err.message}`, 'error'),
+    });
+  } catch (err) {
+    status(`No se pudo leer la bandeja local: ${err.message}`, 'error');
+    return;
+  }
+  const box = $('outbox');
+  box.hidden = waiting === 0;
+  box.textContent = waiting
+    ? `${waiting} borrador${waiting === 1 ? '' : 'es'} en este equipo esperando conexión${apiKey.get() ? '' : ' y la clave de acceso'}; se enviarán solos.`
+    : '';
+  box.dataset.waiting = String(waiting);
+  if (waiting) status('Sin conexión: el borrador queda guardado en este equipo y se enviará al volver la conexión.', 'warn');
+}
+
+// --- the stored document -------------------------------------------------------------------
+
+function setDraftActions({ editable, signable }) {
+  $('edit-btn').hidden = !editable;
+  $('sign-btn').hidden = !signable;
+  $('save-btn').hidden = true;
+  $('cancel-edit').hidden = true;
+  $('draft-edit').hidden = true;
+  $('draft-view').hidden = false;
+}
+
+function showDocument(document_) {
+  doc = document_;
+  location.hash = `#/documento/${doc.id}`;
+  $('draft').hidden = false;
+  const signed = doc.status === 'signed';
+  $('draft-title').textContent = signed ? 'Epicrisis firmada' : `Borrador · versión ${doc.version}`;
+  const p = doc.provenance;
+  $('draft-meta').textContent = p ? `Redactado por ${p.engine} (${p.model} ${p.model_version})` : '';
+  $('draft-view').replaceChildren(...highlighted(doc.text, doc.checks.findings));
+  $('checks-summary').textContent = doc.checks.ok
+    ? 'Sin hallazgos: el texto recoge el registro.'
+    : `${doc.checks.findings.length} hallazgo${doc.checks.findings.length === 1 ? '' : 's'}: revíselos antes de firmar.`;
+  $('checks-list').replaceChildren(...findingItems(doc.checks.findings, (i) => {
+    const mark = document.querySelector(`mark[data-finding="${i}"]`);
+    mark?.scrollIntoView({ block: 'center' });
+    mark?.classList.add('focus');
+    setTimeout(() => mark?.classList.remove('focus'), 1200);
+  }));
+  $('versions').replaceChildren(...doc.versions.map((v) => {
+    const li = document.createElement('li');
+    const link = document.createElement('button');
+    link.type = 'button';
+    link.className = 'link';
+    link.textContent = `v${v.version} · ${v.source === 'engine' ? 'motor' : 'edición'} · ${v.author} · ${new Date(`${v.created_at}Z`).toLocaleString('es')}`;
+    link.addEventListener('click', () => showVersion(v.version));
+    li.append(link);
+    if (v.version === doc.version) li.classList.add('current');
+    return li;
+  }));
+  $('ack').checked = false;
+  $('ack').parentElement.hidden = doc.checks.ok || signed;
+  setDraftActions({ editable: !signed, signable: !signed });
+  $('print-meta').textContent = printMeta(doc);
+  $('print-signature').textContent = signed
+    ? `Firmado por ${doc.signed_by} el ${new Date(`${doc.signed_at}Z`).toLocaleString('es')}` : 'Borrador sin firmar';
+  document.body.classList.toggle('signed', signed);
+  Object.assign(document.body.dataset, { document: doc.id, version: String(doc.version), docStatus: doc.status });
+}
+
+function printMeta(d) {
+  const r = d.record;
+  const ids = (r.patient.identifiers ?? []).map((i) => `${i.type} ${i.value}`).join(' · ');
+  return `${r.patient.name}${ids ? ` · ${ids}` : ''} · Ingreso ${r.admission.admitted_at.slice(0, 10)} · Alta ${r.discharge.discharged_on}`;
+}
+
+async function showVersion(version) {
+  if (version === doc.version) return showDocument(doc);
+  try {
+    const { body } = await call('GET', `/api/v1/documents/${doc.id}/versions/${version}`);
+    $('draft-view').replaceChildren(document.createTextNode(body.text));
+    $('draft-title').textContent = `Versión ${version} (anterior, solo lectura)`;
+    setDraftActions({ editable: false, signable: false });
+  } catch (err) {
+    reportApiError(err);
+  }
+  return undefined;
+}
+
+async function openDocument(id) {
+  try {
+    const { body } = await call('GET', `/api/v1/documents/${id}`);
+    showDocument(body);
+  } catch (err) {
+    reportApiError(err);
+  }
+}
+
+function author() {
+  const name = $('author').value.trim();
+  if (!name) {
+    $('draft-error').textContent = 'Indique el nombre del profesional.';
+    $('author').focus();
+  }
+  return name;
+}
+
+function setupDocumentActions() {
+  $('edit-btn').addEventListener('click', () => {
+    $('draft-edit').value = doc.text;
+    $('draft-edit').hidden = false;
+    $('draft-view').hidden = true;
+    $('edit-btn').hidden = true;
+    $('save-btn').hidden = false;
+    $('cancel-edit').hidden = false;
+    $('draft-edit').focus();
+  });
+  $('cancel-edit').addEventListener('click', () => showDocument(doc));
+  $('save-btn').addEventListener('click', async () => {
+    const name = author();
+    if (!name) return;
+    try {
+      const { body } = await call('PUT', `/api/v1/documents/${doc.id}`, { text: $('draft-edit').value, base_version: doc.version, author: name });
+      showDocument(body);
+      status(`Versión ${body.version} guardada.`, 'ok');
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 409) $('draft-error').textContent = 'El documento cambió o ya está firmado: recárguelo antes de editar.';
+      else reportApiError(err);
+    }
+  });
+  $('sign-btn').addEventListener('click', async () => {
+    const name = author();
+    if (!name) return;
+    try {
+      const { body } = await call('POST', `/api/v1/documents/${doc.id}/sign`, { version: doc.version, signed_by: name, acknowledge_findings: $('ack').checked });
+      showDocument(body);
+      status('Epicrisis firmada: ya no se puede editar.', 'ok');
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'unresolved_findings') {
+        $('draft-error').textContent = 'Los controles tienen hallazgos: corríjalos o marque «Revisé los hallazgos» para firmar.';
+      } else if (err instanceof ApiError && err.status === 409) {
+        $('draft-error').textContent = 'El documento cambió o ya está firmado: recárguelo.';
+      } else {
+        reportApiError(err);
+      }
+    }
+  });
+  $('print-btn').addEventListener('click', () => window.print());
+  $('hospital').value = localStorage.getItem(HOSPITAL_STORAGE) ?? '';
+  $('print-hospital').textContent = $('hospital').value || 'Hospital';
+  $('hospital').addEventListener('input', () => {
+    localStorage.setItem(HOSPITAL_STORAGE, $('hospital').value);
+    $('print-hospital').textContent = $('hospital').value || 'Hospital';
+  });
+}
+
+// --- start ---------------------------------------------------------------------------------
+
+const BUNDLES_STORAGE = 'alta.bundles';
+
+async function loadBundles() {
+  // The catalog holds no patient data: a copy is kept for opening the page offline without a
+  // service worker (plain-HTTP installations, where browsers allow none).
+  try {
+    const response = await fetch('/api/v1/bundles');
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    bundles = await response.json();
+    localStorage.setItem(BUNDLES_STORAGE, JSON.stringify(bundles));
+  } catch {
+    bundles = JSON.parse(localStorage.getItem(BUNDLES_STORAGE) ?? 'null') ?? { default: null, models: [] };
+  }
+  alta.bundles = bundles;
+  const browser = document.querySelector('input[name="engine"][value="browser"]');
+  browser.disabled = bundles.models.length === 0;
+  const bundle = currentBundle();
+  $('model-info').textContent = bundle
+    ? `Modelo para este equipo: ${bundle.name} ${bundle.version}`
+    : 'El servidor no ofrece un modelo para redactar en este equipo.';
+}
+
+function setupEngineChoice() {
+  const saved = localStorage.getItem(ENGINE_STORAGE);
+  const radio = saved && document.querySelector(`input[name="engine"][value="${saved}"]`);
+  if (radio && !radio.disabled) radio.checked = true;
+  for (const input of document.querySelectorAll('input[name="engine"]')) {
+    input.addEventListener('change', () => {
+      localStorage.setItem(ENGINE_STORAGE, engineChoice());
+      if (engineChoice() === 'browser') loadBrowserModel().catch((err) => status(`No se pudo cargar el modelo: ${err.message}`, 'error'));
+    });
+  }
+  // The choice is remembered: load the model now, so it is cached for offline use after this visit.
+  if (engineChoice() === 'browser') loadBrowserModel().catch((err) => status(`No se pudo cargar el modelo: ${err.message}`, 'error'));
+}
+
+function setupKey() {
+  $('api-key').value = apiKey.get();
+  $('key-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    apiKey.set($('api-key').value);
+    status('Clave guardada para esta pestaña.', 'ok');
+    sync();
+  });
+  $('key-clear').addEventListener('click', () => { apiKey.clear(); $('api-key').value = ''; status('Clave olvidada.'); });
+}
+
+async function registerServiceWorker() {
+  if (!('serviceWorker' in navigator) || !window.isSecureContext) return null;
+  try {
+    await navigator.serviceWorker.register('/sw.js', { scope: '/' });
+    return await navigator.serviceWorker.ready;
+  } catch (err) {
+    status(`Sin modo sin conexión: ${err.message}`, 'warn');
+    return null;
+  }
+}
+
+async function main() {
+  form.render({});
+  setupExamples();
+  setupKey();
+  setupDocumentActions();
+  $('generate-btn').addEventListener('click', generate);
+  $('stop-btn').addEventListener('click', () => running?.stop());
+  window.addEventListener('online', () => { status('Conexión restablecida.'); sync(); });
+  window.addEventListener('offline', () => status('Sin conexión: puede seguir redactando en este equipo.', 'warn'));
+  setInterval(() => { if (navigator.onLine) sync(); }, 20_000);
+  registerServiceWorker().then((registration) => {
+    alta.serviceWorker = registration;
+    if (registration) document.body.dataset.offlineReady = 'true';
+  });
+  await loadBundles();
+  setupEngineChoice();
+  await sync();
+  const match = location.hash.match(/^#\/documento\/([0-9a-f-]{36})$/);
+  if (match && apiKey.get()) await openDocument(match[1]);
+  document.body.dataset.ready = 'true';
+}
+
+alta.ready = main();
