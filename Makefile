@@ -5,11 +5,13 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+NPM    ?= npm
 
-.PHONY: run test test-postgres test-slow bench lint golden demo-model demo-bundle eval-deid train-deid clean help
+.PHONY: run test test-postgres test-slow bench lint golden demo-model demo-bundle eval-deid train-deid clean help \
+	webapp system-deps-run system-deps-test
 
 help:
-	@echo "make run      set up and start Alta on http://$(HOST):$(PORT) (SQLite, template engine)"
+	@echo "make run      set up and start Alta on http://$(HOST):$(PORT) (SQLite, demo ONNX model, template fallback)"
 	@echo "make test     set up and run the whole test suite"
 	@echo "make bench    template and API throughput/latency table"
 	@echo "make test-postgres  the API suite on a throwaway PostgreSQL server"
@@ -32,12 +34,32 @@ $(VENV)/.dev: pyproject.toml | $(PY)
 	$(PIP) install -e ".[serve,dev,train,export]"
 	touch $@ $(VENV)/.serve
 
-run: $(VENV)/.serve
+# The clinician UI: npm packages from the committed lock file, then the Vite build the backend serves at /.
+# --ignore-scripts: onnxruntime-node's install script would download binaries (the browser uses onnxruntime-web).
+WEBAPP_SOURCES := $(shell find webapp/src webapp/public webapp/index.html webapp/vite.config.js -type f 2>/dev/null) \
+                  models/contract/contract.json $(wildcard clinical/examples/*.json)
+webapp/node_modules/.installed: webapp/package.json webapp/package-lock.json
+	cd webapp && $(NPM) ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+webapp/dist/index.html: webapp/node_modules/.installed $(WEBAPP_SOURCES)
+	cd webapp && $(NPM) run build --silent
+
+webapp: webapp/dist/index.html
+
+# Debian packages: Tesseract (Spanish) and DejaVu fonts for translation PDFs; Chromium for browser tests.
+system-deps-run:
+	scripts/system-deps.sh run
+
+system-deps-test:
+	scripts/system-deps.sh test
+
+run: $(VENV)/.serve webapp/dist/index.html system-deps-run
 	$(PY) -m backend migrate
 	$(PY) -m backend dev-key
 	$(PY) -m backend serve --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.dev
+test: $(VENV)/.dev webapp/dist/index.html system-deps-test
 	$(PY) -m pytest
 
 $(VENV)/.postgres: pyproject.toml | $(VENV)/.dev
@@ -55,6 +77,8 @@ bench: $(VENV)/.dev
 	$(PY) -m benchmarks.run
 	$(PY) -m benchmarks.train_bench
 	$(PY) -m benchmarks.export_bench --threads 1 $(if $(wildcard models/demo/config.json),--checkpoint models/demo)
+	$(PY) -m benchmarks.demo_onnx_eval --n 50
+	$(PY) -m benchmarks.browser_bench $(if $(wildcard models/demo-onnx/manifest.json),--bundle models/demo-onnx)
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check clinical backend tests benchmarks
@@ -78,4 +102,4 @@ golden: $(VENV)/.serve
 	$(PY) -m clinical.contract write-golden --out models/contract
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis webapp/node_modules webapp/dist

@@ -7,12 +7,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from backend.api.errors import install_error_handlers
+from backend.api.errors import document_errors, install_error_handlers
 from backend.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from backend.api.routes import documents, epicrisis, health, models
+from backend.api.routes import client_drafts, documents, epicrisis, health, models, static
+from backend.api.routes import metrics as metrics_route
+from backend.api.routes import openai as openai_route
+from backend.api.routes import translations as translations_route
+from backend.api.security import SecurityHeadersMiddleware, SecurityPolicy
 from backend.core.config import Settings, get_settings
 from backend.db.session import make_engine, make_sessionmaker
 from backend.engines.base import build_registry
+from backend.services.admission import AdmissionControl
 
 DESCRIPTION = """
 Alta writes Spanish discharge summaries (epicrisis) from structured hospital stays, stores them
@@ -36,13 +41,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.sessionmaker = make_sessionmaker(db)
     app.state.engines = build_registry(settings.engine_order, settings)
+    app.state.admission = AdmissionControl.from_settings(settings)
+    app.state.security_policy = SecurityPolicy()
 
     install_error_handlers(app)
-    for router in (health.router, epicrisis.router, documents.router, models.router):
+    for router in (health.router, epicrisis.router, documents.router, client_drafts.router, models.router,
+                   static.router):
         app.include_router(router)
+    app.include_router(metrics_route.router)
+    app.include_router(translations_route.router)
+    app.include_router(openai_route.router)  # /v1: OpenAI-compatible chat completions
+    static.mount_webapp(app, settings.webapp_dir)  # last: it answers every path no route took
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
                            allow_methods=["GET", "POST", "PUT"], allow_headers=["Authorization", "X-API-Key", "Content-Type"])
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, policy=app.state.security_policy)
+    document_errors(app)
     return app

@@ -53,3 +53,9 @@ class LiveServer:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=20)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or the OOM killer would: no shutdown handlers, no flush."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=20)

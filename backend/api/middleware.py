@@ -1,4 +1,4 @@
-"""ASGI middleware: request ids and an access log without query strings, and a body-size limit."""
+"""ASGI middleware: request ids, an access log and request metrics without query strings, a body-size limit."""
 
 from __future__ import annotations
 
@@ -6,16 +6,34 @@ import logging
 import time
 import uuid
 
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from backend.core import metrics
 
 logger = logging.getLogger("backend.access")
 
+UNMATCHED = "<unmatched>"
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's template (``/api/v1/documents/{document_id}``), never the requested path.
+
+    A path can hold a patient's identifier; a template cannot. Files under a mount (the webapp,
+    ``/``) are one label, and a path that matched no route is ``<unmatched>``.
+    """
+    route = scope.get("route")
+    if isinstance(route, Mount):
+        return f"{route.path}/{{path}}"
+    return getattr(route, "path", None) or UNMATCHED
+
 
 class RequestContextMiddleware:
-    """Gives every request an id (``X-Request-ID``) and logs method, route, status and time.
+    """Gives every request an id (``X-Request-ID``), logs method, route, status and time, and counts
+    it in ``alta_http_requests`` / ``alta_http_request_seconds``.
 
-    The route template (``/api/v1/documents/{document_id}``) is logged instead of the URL: query
-    strings carry patient identifiers.
+    The route template (``/api/v1/documents/{document_id}``) is logged and used as the metrics label
+    instead of the URL: paths and query strings carry patient identifiers.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -41,10 +59,10 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            route = scope.get("route")
-            path = getattr(route, "path", None) or "<unmatched>"
-            logger.info("%s %s %s %.1fms request_id=%s", scope["method"], path, status,
-                        (time.perf_counter() - started) * 1000, request_id)
+            path = route_template(scope)
+            elapsed = time.perf_counter() - started
+            metrics.request(path, scope["method"], status, elapsed)
+            logger.info("%s %s %s %.1fms request_id=%s", scope["method"], path, status, elapsed * 1000, request_id)
 
 
 class BodySizeLimitMiddleware:

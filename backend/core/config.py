@@ -6,7 +6,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     db_pool_size: int = 10
     models_dir: Path = Field(Path("models"), description="the model catalog (catalog.json) and the bundles it names")
+    webapp_dir: Path = Field(Path("webapp/dist"), description="the built clinician UI served at / (npm run build)")
     onnx_model: str | None = Field(None, description="catalog model the onnx engine serves; default: the catalog's default")
     onnx_bundle: Path | None = Field(None, description="serve this bundle directory instead of a catalog entry")
     onnx_dtype: Literal["fp32", "fp16", "q4", "q4f16", "q8"] | None = Field(
@@ -41,6 +42,60 @@ class Settings(BaseSettings):
     onnx_top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling cut-off when temperature > 0")
     onnx_prefill_chunk: int = Field(
         0, ge=0, description="prompt tokens per prefill run (0: all at once, as Transformers.js); bounds memory")
+    vllm_base_urls: list[str] = Field(
+        [], description='vLLM OpenAI-compatible servers (JSON list, e.g. ["http://gpu-1:8000"]); requests are '
+                        "spread over the healthy ones")
+    vllm_api_key: SecretStr | None = Field(None, description="sent as Bearer token (the servers' --api-key)")
+    vllm_models: dict[str, str] = Field(
+        {"epicrisis": "epicrisis", "translation": "translation"},
+        description="task -> served model name (the --lora-modules name that picks the task's adapter)")
+    vllm_connect_timeout_s: float = Field(3.0, gt=0, description="longest wait to open a connection")
+    vllm_first_token_timeout_s: float = Field(
+        30.0, gt=0, description="streams: longest wait for the first event (queueing plus prefill)")
+    vllm_total_timeout_s: float = Field(300.0, gt=0, description="longest time for a whole answer")
+    vllm_retries: int = Field(
+        2, ge=0, description="retries of a request no server has started on (connect errors, 502/503/429)")
+    vllm_retry_backoff_s: float = Field(0.2, ge=0, description="first retry delay; doubled per retry, with jitter")
+    vllm_breaker_failures: int = Field(
+        3, ge=1, description="consecutive failures of a server that open its circuit (no requests sent to it)")
+    vllm_breaker_cooldown_s: float = Field(
+        30.0, gt=0, description="an open circuit lets one probe request through after this long")
+    vllm_health_ttl_s: float = Field(5.0, ge=0, description="how long a health probe's answer is reused")
+    vllm_max_in_flight: int = Field(
+        64, ge=1, description="requests open at once per server; more get a busy answer (fallback)")
+    vllm_max_new_tokens: int = Field(1536, ge=1, description="default max_tokens of a request")
+    vllm_temperature: float = Field(0.0, ge=0, description="default temperature; 0 = greedy")
+    max_inflight_generations: int = Field(
+        32, ge=1, description="generation requests served at once (every engine together); more wait in the queue")
+    max_queued_generations: int = Field(
+        128, ge=0, description="generation requests that may wait for a slot; past that 503 with Retry-After")
+    queue_timeout_s: float = Field(30.0, gt=0, description="longest wait for a slot before a 503 with Retry-After")
+    rate_limit_per_minute: int = Field(
+        0, ge=0, description="generation requests per minute per API key (bursts up to a minute's worth); 0 = off")
+    metrics_from_loopback: bool = Field(
+        True, description="serve /metrics without a key to clients on this host that come through no proxy")
+    translation_sync_max_chars: int = Field(
+        4000, ge=0, description="texts up to this many characters (and PDFs with no scanned page) are translated "
+                                "in the request (201); larger ones become a job (202)")
+    translation_max_chars: int = Field(200_000, ge=1, description="longest text (or PDF text) one request may send")
+    translation_max_pages: int = Field(100, ge=1, description="most pages of one PDF")
+    translation_chunk_tokens: int = Field(
+        384, ge=16, description="source tokens per model call; paragraphs are packed up to this")
+    translation_max_new_tokens: int = Field(
+        1024, ge=1, description="longest answer per chunk; an answer cut there is retried, then fails")
+    translation_retry_temperature: float = Field(
+        0.3, ge=0, description="sampling temperature of the one retry of a chunk whose placeholders came back wrong")
+    translation_cache: bool = Field(True, description="reuse translations of identical de-identified chunks")
+    translation_job_concurrency: int = Field(1, ge=1, description="translation jobs running at once per process")
+    translation_job_busy_wait_s: float = Field(
+        600.0, ge=0, description="how long a job waits for a busy engine before failing")
+    translation_job_stall_s: float = Field(
+        900.0, gt=0, description="a queued or running job without progress for this long is reported failed")
+    translation_ocr_lang: str = Field("spa", description="Tesseract language of scanned pages (tesseract-ocr-spa)")
+    translation_ocr_dpi: int = Field(300, ge=72, le=600, description="resolution scanned pages are rendered at")
+    translation_font_dir: Path = Field(
+        Path("/usr/share/fonts/truetype/dejavu"),
+        description="folder with DejaVuSans.ttf and DejaVuSans-Bold.ttf for PDF output (fonts-dejavu-core)")
 
     @property
     def resolved_database_url(self) -> str:

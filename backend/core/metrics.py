@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 REQUESTS = Counter(
-    "alta_http_requests", "HTTP requests by route template, method and status class",
+    "alta_http_requests", "HTTP requests by route template, method and status code",
     ["route", "method", "status"], registry=REGISTRY)
 REQUEST_SECONDS = Histogram(
     "alta_http_request_seconds", "HTTP request latency by route template",
@@ -31,6 +31,22 @@ FALLBACKS = Counter(
 IN_FLIGHT = Gauge(
     "alta_generations_in_flight", "Generations running now, by engine", ["engine"], registry=REGISTRY)
 
+ADMISSION_REJECTIONS = Counter(
+    "alta_admission_rejections", "Generation requests turned away before an engine saw them, by reason",
+    ["reason"], registry=REGISTRY)
+ADMISSION_INFLIGHT = Gauge(
+    "alta_admission_inflight", "Generation requests holding a slot of the bounded queue", registry=REGISTRY)
+ADMISSION_QUEUED = Gauge(
+    "alta_admission_queued", "Generation requests waiting for a slot", registry=REGISTRY)
+
+ADMISSION_REASONS = ("queue_full", "queue_timeout", "rate_limited")
+"""The closed set of ``reason`` label values for ADMISSION_REJECTIONS."""
+for _reason in ADMISSION_REASONS:  # export zeros, so a dashboard sees the series before the first rejection
+    ADMISSION_REJECTIONS.labels(_reason)
+
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""``method`` label values; anything else a client sends is counted as OTHER."""
+
 FALLBACK_REASONS = ("unhealthy", "busy", "error", "timeout", "malformed", "checks", "unsupported")
 """The closed set of ``reason`` label values for FALLBACKS."""
 
@@ -39,3 +55,18 @@ def fallback(engine: str, task: str, reason: str) -> None:
     if reason not in FALLBACK_REASONS:
         raise ValueError(f"fallback reason {reason!r} is not one of {FALLBACK_REASONS}")
     FALLBACKS.labels(engine, task, reason).inc()
+
+
+def request(route: str, method: str, status: int, seconds: float) -> None:
+    """Count one HTTP request. ``route`` must be a route template or a fixed marker, never a raw path."""
+    method = method if method in METHODS else "OTHER"
+    REQUESTS.labels(route, method, str(status)).inc()
+    REQUEST_SECONDS.labels(route, method).observe(seconds)
+
+
+def generation(engine: str, task: str, seconds: float, tokens: int | None = None) -> None:
+    """Count one text written by ``engine`` (a configured engine name) for ``task``."""
+    GENERATIONS.labels(engine, task).inc()
+    GENERATION_SECONDS.labels(engine, task).observe(seconds)
+    if tokens:
+        TOKENS.labels(engine, task).inc(tokens)

@@ -10,15 +10,22 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 
 def make_engine(url: str, pool_size: int = 10) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
-    if parsed.database and parsed.database != ":memory:":
+    in_memory = not parsed.database or parsed.database == ":memory:"
+    if not in_memory:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    # A SQLite file needs no pool: opening it costs microseconds, and a bounded pool can deadlock
+    # FastAPI under load (requests that hold a connection until their response is validated in
+    # the thread pool, while every pool thread waits for a connection). An in-memory database
+    # lives in its one connection, so it keeps SQLAlchemy's default pool.
+    pool = {} if in_memory else {"poolclass": NullPool}
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 

@@ -92,7 +92,9 @@ def _load(session: Session, document_id: str, *, for_update: bool = False) -> Do
         query = query.with_for_update()  # PostgreSQL row lock; SQLite serialises writers anyway
     doc = session.scalar(query)
     if doc is None:
-        raise DocumentNotFound(f"no document with id {document_id}")
+        # The id is not one of ours, so it is whatever the client put in the path (a RUT, a name):
+        # the error does not repeat it.
+        raise DocumentNotFound("no document with the id in the path; GET /api/v1/documents lists them")
     return doc
 
 
@@ -203,7 +205,11 @@ def search_documents(
     docs = list(session.scalars(
         query.order_by(Document.created_at.desc(), Document.id).limit(limit).offset(offset)
     ))
-    # The identifier searched for is patient data: the audit keeps the count, not the query.
+    # The identifier searched for is patient data: the audit keeps the count, not the query. Each
+    # document listed is disclosed (its diagnosis is in the summary): it gets its own "list" event,
+    # so a document's trail answers "who has seen this patient's documents".
     _audit(session, actor, "search", None, f"{len(docs)} of {total} results")
+    for doc in docs:
+        _audit(session, actor, "list", doc.id)
     _commit(session)
     return docs, total

@@ -6,6 +6,7 @@ from __future__ import annotations
 class DomainError(Exception):
     status_code = 400
     code = "domain_error"
+    retry_after_s: int | None = None  # for 429/503: when the client should try again (Retry-After)
 
 
 class DocumentNotFound(DomainError):

@@ -8,16 +8,19 @@ from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 
 from backend.api.deps import GenerateActor, RegistryDep
+from backend.api.errors import error_responses
 from backend.api.schemas import DocumentOut, EpicrisisIn
-from backend.engines.base import Draft
+from backend.engines.base import Draft, EngineRegistry
 from backend.services import documents as docs
+from backend.services.admission import AdmissionDep
 from backend.services.epicrisis import StreamBroken, stream_draft, write_draft
 from clinical.checks import CheckReport, check_draft
 
-router = APIRouter(prefix="/api/v1/epicrisis", tags=["epicrisis"])
+router = APIRouter(prefix="/api/v1/epicrisis", tags=["epicrisis"], responses=error_responses(429, 503))
 
 
 def _store_and_describe(request: Request, body: EpicrisisIn, draft: Draft, checks: CheckReport,
@@ -28,12 +31,25 @@ def _store_and_describe(request: Request, body: EpicrisisIn, draft: Draft, check
         return DocumentOut.of(doc, draft.text, checks, docs.latest_generation(session, doc.id))
 
 
+def _known_engine(body: EpicrisisIn, registry: EngineRegistry) -> None:
+    """A 422 naming ``engine`` when the client asks for an engine this server does not have."""
+    if body.engine is not None and body.engine not in registry.order:
+        raise RequestValidationError([{
+            "loc": ("body", "engine"), "type": "unknown_engine",
+            "msg": f"unknown engine; this server has: {', '.join(registry.order)} (see GET /api/v1/models)"}])
+
+
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=DocumentOut,
              summary="Write and store an epicrisis draft")
 async def create_epicrisis(body: EpicrisisIn, request: Request, response: Response,
-                           registry: RegistryDep, actor: GenerateActor) -> DocumentOut:
+                           registry: RegistryDep, actor: GenerateActor, admission: AdmissionDep) -> DocumentOut:
     """Writes a draft from the record with the first engine that can, runs the output checks and
-    stores it as version 1 of a new document. ``provenance`` says which engine wrote it."""
+    stores it as version 1 of a new document. ``provenance`` says which engine wrote it.
+
+    When every generation slot is busy and the queue is full the answer is 503, and a key over its
+    rate limit gets 429, both with ``Retry-After``; nothing is stored for them."""
+    _known_engine(body, registry)
+    await admission.enter(actor.name)
     result = await write_draft(body.record, registry, body.engine)
     out = await run_in_threadpool(_store_and_describe, request, body, result.draft, result.checks, actor,
                                   result.latency_ms, result.fallbacks)
@@ -55,7 +71,9 @@ def _sse(event: str, data: object) -> str:
                                              "`event: fallback` {engine, reason} and the next one starts; one that "
                                              "fails mid-draft ends the stream with `event: error` (nothing stored)."}})
 async def stream_epicrisis(body: EpicrisisIn, request: Request, registry: RegistryDep,
-                           actor: GenerateActor) -> StreamingResponse:
+                           actor: GenerateActor, admission: AdmissionDep) -> StreamingResponse:
+    _known_engine(body, registry)
+    await admission.enter(actor.name)  # 429/503 before the stream starts; held until it ends
     events = stream_draft(body.record, registry, body.engine)
     first = await anext(events)  # NoEngineAvailable here is still a plain 503, not a broken stream
 
