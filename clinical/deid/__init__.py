@@ -1,7 +1,8 @@
 """De-identification of Spanish clinical text: find PHI, replace it with placeholders, restore it.
 
-Presidio's split: an :class:`Analyzer` (rule recognisers + a CRF trained on MEDDOCAN) finds PHI
-spans typed with MEDDOCAN's names; the :class:`Anonymizer` replaces them with consistent,
+Presidio's split: an :class:`Analyzer` (rule recognisers, person-name recognisers by trigger and
+gazetteer, a CRF trained on MEDDOCAN, then document-level consistency) finds PHI spans typed with
+MEDDOCAN's names; the :class:`Anonymizer` replaces them with consistent,
 numbered placeholders ``__PHI_<TYPE>_<n>__`` and returns the mapping; the :class:`Deanonymizer`
 puts the originals back, byte for byte. :func:`check_placeholders` tells whether a model's output
 kept every placeholder, and :class:`SurrogateOperator` writes realistic fake PHI for training data.
@@ -11,6 +12,11 @@ kept every placeholder, and :class:`SurrogateOperator` writes realistic fake PHI
     report = check_placeholders(translated, result.text)
     if report.ok:
         final = reidentify(translated, result.mapping)
+
+:func:`deidentify` masks what identifies someone; bare kinship terms ("la familia", "su madre"),
+which MEDDOCAN's guidelines also annotate, stay readable for the translator (see
+:mod:`clinical.deid.kinship`; ``Analyzer.with_model()`` and the ``annotate``/``evaluate`` commands
+follow the guidelines).
 
 Nothing here logs PHI: only counts and types. The mapping is PHI; keep it server-side.
 """

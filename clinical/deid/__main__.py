@@ -1,8 +1,9 @@
-"""Command line: ``python -m clinical.deid train | annotate | evaluate``.
+"""Command line: ``python -m clinical.deid train | annotate | evaluate | gazetteer``.
 
     python -m clinical.deid train --train third_party/meddocan/train --out models/deid/
     python -m clinical.deid annotate --in DIR --out DIR --format brat
     python -m clinical.deid evaluate --data third_party/meddocan/dev --json models/deid/eval_dev.json
+    python -m clinical.deid gazetteer   # rebuild clinical/deid/data/person_names.tsv and places.tsv
 """
 
 from __future__ import annotations
@@ -18,9 +19,31 @@ from clinical.deid.analyzer import Analyzer
 from clinical.deid.brat import format_ann, read_corpus
 from clinical.deid.crf_recognizer import DEFAULT_MODEL_PATH
 from clinical.deid.evaluate import evaluate, format_table, write_json
+from clinical.deid.name_gazetteer_build import (
+    GazetteerConfig,
+    build_gazetteer,
+    build_places,
+    write_gazetteer,
+    write_places,
+)
 from clinical.deid.training import TrainConfig, train
 
 logger = logging.getLogger("clinical.deid")
+
+
+# What counts as PHI: MEDDOCAN's guidelines (bare kinship terms included), or Alta's
+# de-identification for translation (clinical.deid.kinship).
+PROFILES = {"meddocan": True, "translation": False}
+
+
+def _add_config_arguments(parser: argparse.ArgumentParser, config_class: type) -> None:
+    for config_field in dataclasses.fields(config_class):
+        parser.add_argument(
+            "--" + config_field.name.replace("_", "-"),
+            type=Path if config_field.type in (Path, "Path") else type(config_field.default),
+            default=config_field.default,
+            help=config_field.metadata.get("help"),
+        )
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -28,13 +51,10 @@ def make_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     train_parser = commands.add_parser("train", help="train the CRF recogniser on a BRAT corpus")
-    for config_field in dataclasses.fields(TrainConfig):
-        train_parser.add_argument(
-            "--" + config_field.name.replace("_", "-"),
-            type=Path if config_field.type in (Path, "Path") else type(config_field.default),
-            default=config_field.default,
-            help=config_field.metadata.get("help"),
-        )
+    _add_config_arguments(train_parser, TrainConfig)
+
+    gazetteer_parser = commands.add_parser("gazetteer", help="build the name and place gazetteers")
+    _add_config_arguments(gazetteer_parser, GazetteerConfig)
 
     annotate = commands.add_parser("annotate", help="write a BRAT .ann with MEDDOCAN types for every .txt")
     annotate.add_argument("--in", dest="input", type=Path, required=True, help="folder of .txt files")
@@ -49,6 +69,9 @@ def make_parser() -> argparse.ArgumentParser:
     evaluate_parser.add_argument("--json", type=Path, default=None, help="also write the scores here")
     evaluate_parser.add_argument("--crf-only", action="store_true",
                                  help="score the CRF alone: no rules, no propagation")
+    evaluate_parser.add_argument("--profile", choices=sorted(PROFILES), default="meddocan",
+                                 help="meddocan: the corpus guidelines (bare kinship terms are PHI); "
+                                      "translation: what deidentify() masks (they are not)")
     return parser
 
 
@@ -58,6 +81,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "train":
         config = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
         train(config)
+    elif args.command == "gazetteer":
+        gazetteer_config = GazetteerConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(GazetteerConfig)})
+        write_gazetteer(build_gazetteer(gazetteer_config), gazetteer_config.out)
+        write_places(build_places(gazetteer_config), gazetteer_config.places_out)
+        logger.info("wrote %s and %s", gazetteer_config.out, gazetteer_config.places_out)
     elif args.command == "annotate":
         analyzer = Analyzer.with_model(args.model)
         args.out.mkdir(parents=True, exist_ok=True)
@@ -75,14 +103,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.crf_only:
             from clinical.deid.crf_recognizer import CrfRecognizer
 
-            analyzer = Analyzer([CrfRecognizer(args.model)], propagate_mentions=False)
+            analyzer = Analyzer([CrfRecognizer(args.model)], propagate_mentions=False,
+                                kinship_terms=PROFILES[args.profile])
         else:
-            analyzer = Analyzer.with_model(args.model)
+            analyzer = Analyzer.with_model(args.model, kinship_terms=PROFILES[args.profile])
         result = evaluate(read_corpus(args.data), analyzer.analyze).to_dict()
         print(format_table(result))
         if args.json:
-            write_json(result, args.json, model=args.model.name, data=str(args.data),
-                       pipeline="crf" if args.crf_only else "rules+crf+propagation")
+            write_json(result, args.json, model=args.model.name, data=str(args.data), profile=args.profile,
+                       pipeline="crf" if args.crf_only else "rules+names+crf+consistency")
     return 0
 
 

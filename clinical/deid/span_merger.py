@@ -10,11 +10,22 @@ from clinical.deid.span import PhiSpan
 __all__ = ["merge_spans"]
 
 
-def _priority(span: PhiSpan) -> tuple[int, int, int, int]:
+# Guesses rank below the statistical model: a full name found by the gazetteer alone carries no
+# evidence of its type, and propagated mentions copy another span's.
+_GUESS_SOURCES = ("name-gazetteer", "propagation", "name-propagation")
+
+
+def _source_rank(source: str) -> int:
+    if source.startswith(_GUESS_SOURCES):
+        return 2
+    return 1 if source.startswith("crf") else 0
+
+
+def _priority(span: PhiSpan) -> tuple[int, int, int, int, str, str]:
     # Check-digit-confirmed identifiers first (a valid RUT is a RUT whatever the CRF thinks), then
     # the longest span (it hides the most), then rules over the statistical model (a rule that
-    # fires is precise), then the leftmost.
-    return (0 if span.validated else 1, -len(span), 1 if span.source == "crf" else 0, span.start)
+    # fires is precise) over guesses, then the leftmost; type and source make ties deterministic.
+    return (0 if span.validated else 1, -len(span), _source_rank(span.source), span.start, span.type, span.source)
 
 
 def merge_spans(text: str, spans: Iterable[PhiSpan]) -> list[PhiSpan]:

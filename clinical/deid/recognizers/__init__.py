@@ -1,4 +1,4 @@
-"""Rule recognisers for PHI with a fixed format, one class per module."""
+"""Rule recognisers: PHI with a fixed format, and person names by context or gazetteer; one class per module."""
 
 from __future__ import annotations
 
@@ -7,12 +7,17 @@ from clinical.deid.recognizers.date import DateRecognizer
 from clinical.deid.recognizers.dni import DniRecognizer
 from clinical.deid.recognizers.email import EmailRecognizer
 from clinical.deid.recognizers.episode import EpisodeRecognizer
+from clinical.deid.recognizers.gazetteer_name import GazetteerNameRecognizer
+from clinical.deid.recognizers.health_unit import HealthUnitRecognizer
 from clinical.deid.recognizers.insurance import InsuranceIdRecognizer
+from clinical.deid.recognizers.kinship_term import KinshipRecognizer
 from clinical.deid.recognizers.licence import LicenceRecognizer
+from clinical.deid.recognizers.manufacturer import ManufacturerRecognizer
 from clinical.deid.recognizers.nhc import NhcRecognizer
 from clinical.deid.recognizers.nie import NieRecognizer
 from clinical.deid.recognizers.nss import NssRecognizer
 from clinical.deid.recognizers.pattern_recognizer import PatternRecognizer
+from clinical.deid.recognizers.person_name import PersonNameRecognizer
 from clinical.deid.recognizers.phone import PhoneRecognizer
 from clinical.deid.recognizers.rfc import RfcRecognizer
 from clinical.deid.recognizers.rut import RutRecognizer
@@ -24,16 +29,22 @@ __all__ = [
     "DniRecognizer",
     "EmailRecognizer",
     "EpisodeRecognizer",
+    "GazetteerNameRecognizer",
+    "HealthUnitRecognizer",
     "InsuranceIdRecognizer",
+    "KinshipRecognizer",
     "LicenceRecognizer",
+    "ManufacturerRecognizer",
     "NhcRecognizer",
     "NieRecognizer",
     "NssRecognizer",
     "PatternRecognizer",
+    "PersonNameRecognizer",
     "PhoneRecognizer",
     "RfcRecognizer",
     "RutRecognizer",
     "UrlRecognizer",
+    "default_name_recognizers",
     "default_rule_recognizers",
 ]
 
@@ -55,4 +66,12 @@ def default_rule_recognizers() -> list[PatternRecognizer]:
         UrlRecognizer(),
         PhoneRecognizer(),
         DateRecognizer(),
+        ManufacturerRecognizer(),
+        HealthUnitRecognizer(),
     ]
+
+
+def default_name_recognizers() -> list[PersonNameRecognizer | GazetteerNameRecognizer | KinshipRecognizer]:
+    """The recognisers of people: names announced by a trigger, unannounced full names, and
+    relatives mentioned by kinship ("dos hermanos"), which only MEDDOCAN's guidelines count."""
+    return [PersonNameRecognizer(), GazetteerNameRecognizer(), KinshipRecognizer()]
