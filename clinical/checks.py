@@ -192,6 +192,9 @@ def _record_facts(stay: HospitalStay, lexicon: DrugLexicon) -> _RecordFacts:
             facts.dates.add(leaf)
         elif isinstance(leaf, str):
             texts.append(leaf)
+    # A lab's value and unit are separate fields; the writer puts them together ("186 G"), which
+    # reads as a quantity the record has, not an invented dose.
+    texts += [f"{lab.value} {lab.unit}" for lab in stay.labs if lab.unit]
     # One scan over all the record's text instead of one per field; no drug, dose or date
     # pattern matches across "|", so a mention cannot be stitched together from two fields.
     text = _FIELD_SEPARATOR.join(texts)

@@ -227,3 +227,12 @@ def test_template_writer_output_passes(name: str) -> None:
     stay = HospitalStay.model_validate(_example(name), context={"today": dt.date(2030, 1, 1)})
     report = check_draft(stay, render_epicrisis(stay))
     assert report.ok, report.findings
+
+
+def test_a_lab_value_with_a_mass_unit_is_a_record_fact_not_an_invented_dose() -> None:
+    # Found by the API fuzz test: a lab of 186 "G" rendered as "186 G" was flagged unknown_dose.
+    data = _example("neumonia_chile.json")
+    data["labs"][0]["value"], data["labs"][0]["unit"] = "186", "G"
+    stay = _stay(data)
+    assert check_draft(stay, render_epicrisis(stay)).ok
+    assert "unknown_dose" in _kinds(check_draft(stay, render_epicrisis(stay) + "\nAmoxicilina 187 g."))
