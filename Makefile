@@ -75,6 +75,7 @@ test-slow: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.load
 	$(PY) -m benchmarks.train_bench
 	$(PY) -m benchmarks.export_bench --threads 1 $(if $(wildcard models/demo/config.json),--checkpoint models/demo)
 	$(PY) -m benchmarks.demo_onnx_eval --n 50
