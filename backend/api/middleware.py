@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 
@@ -28,6 +29,15 @@ def route_template(scope: Scope) -> str:
     return getattr(route, "path", None) or UNMATCHED
 
 
+_REQUEST_ID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
+
+
+def _client_request_id(value: str) -> str | None:
+    """An EHR's own request id, kept only when it is a UUID: anything freer (a RUT, a name, an
+    episode number) would carry patient data into the logs and the audit trail."""
+    return value.lower() if _REQUEST_ID.fullmatch(value) else None
+
+
 class RequestContextMiddleware:
     """Gives every request an id (``X-Request-ID``), logs method, route, status and time, and counts
     it in ``alta_http_requests`` / ``alta_http_request_seconds``.
@@ -44,7 +54,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if incoming.isascii() and 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+        request_id = _client_request_id(incoming) or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 500

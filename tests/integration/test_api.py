@@ -22,6 +22,18 @@ def create(client: TestClient, auth: dict, record: dict) -> dict:
     return response.json()
 
 
+def test_a_client_request_id_is_kept_only_when_it_is_a_uuid(client, auth, record, sessions) -> None:
+    # An EHR may send its own id; anything but a UUID (here a RUT) could carry PHI into logs and audit.
+    rut = "12.345.678-5"
+    response = client.post(EPICRISIS, json={"record": record}, headers={**auth, "X-Request-ID": rut})
+    assert response.status_code == 201 and response.headers["x-request-id"] != rut
+    with sessions() as session:
+        assert session.scalar(select(Generation).where(Generation.request_id == rut)) is None
+    ehr_id = "3F2504E0-4F89-11D3-9A0C-0305E82C3301"
+    response = client.get("/healthz", headers={"X-Request-ID": ehr_id})
+    assert response.headers["x-request-id"] == ehr_id.lower()
+
+
 def test_create_stores_a_complete_draft_with_provenance(client, auth, record, sessions) -> None:
     response = client.post(EPICRISIS, json={"record": record}, headers=auth)
     assert response.status_code == 201
