@@ -49,3 +49,15 @@ def tiny_bundle(dtypes: tuple[str, ...] = ALL_DTYPES, external_data: ExternalDat
     """:func:`build_tiny_bundle`, once per process per arguments (treat the result as read-only)."""
     key = "-".join([*dtypes, external_data, str(seed), *(f"{k}={v}" for k, v in sorted(overrides.items()))])
     return build_tiny_bundle(_workdir() / key, dtypes, external_data, seed, **overrides)
+
+
+def catalog_dir(models: Path, bundle: Path, tasks: list[str] | tuple[str, ...] = ("epicrisis",)) -> Path:
+    """``models`` made a models/ folder whose catalog.json names ``bundle`` for ``tasks`` (as the backend reads it)."""
+    import json
+
+    from export import catalog
+
+    models.mkdir(parents=True, exist_ok=True)
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    catalog.register(models / "catalog.json", bundle, manifest, list(tasks))
+    return models

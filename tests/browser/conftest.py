@@ -7,7 +7,6 @@ chromium``), driven by Playwright's Python package; Playwright's own browser dow
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -17,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from export import testing
-from export.catalog import register
 from tests.support import REPO, LiveServer
 
 WEBAPP = REPO / "webapp"
@@ -64,10 +62,7 @@ def tiny_bundle_dir() -> Path:
 @pytest.fixture(scope="session")
 def models_dir(tmp_path_factory: pytest.TempPathFactory, tiny_bundle_dir: Path) -> Path:
     """A models dir whose catalog names the tiny bundle; nothing here knows the bundle's name."""
-    root = tmp_path_factory.mktemp("models")
-    manifest = json.loads((tiny_bundle_dir / "manifest.json").read_text(encoding="utf-8"))
-    register(root / "catalog.json", tiny_bundle_dir, manifest, ["epicrisis"])
-    return root
+    return testing.catalog_dir(tmp_path_factory.mktemp("models"), tiny_bundle_dir)
 
 
 @dataclass

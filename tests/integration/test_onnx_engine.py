@@ -21,7 +21,7 @@ from backend.engines.decoding import SamplingParams
 from backend.engines.onnx import OnnxEngine
 from clinical.contract import GOLDEN_TODAY
 from clinical.record import HospitalStay
-from export import catalog, testing
+from export import testing
 from tests.support import REPO
 
 GOLDEN = json.loads((REPO / "models/contract/golden.json").read_text(encoding="utf-8"))
@@ -219,11 +219,7 @@ def test_engine_module_needs_neither_torch_nor_transformers():
 @pytest.fixture
 def models_dir(bundle_dir, tmp_path) -> Path:
     """A models/ folder whose catalog names the tiny bundle."""
-    models = tmp_path / "models"
-    models.mkdir()
-    catalog.register(models / "catalog.json", bundle_dir, json.loads((bundle_dir / "manifest.json").read_text()),
-                     ["epicrisis"])
-    return models
+    return testing.catalog_dir(tmp_path / "models", bundle_dir)
 
 
 def test_registry_builds_the_onnx_engine_from_the_catalog(models_dir):

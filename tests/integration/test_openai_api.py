@@ -23,7 +23,7 @@ from backend.engines.openai_protocol import MalformedAnswer
 from backend.engines.template import TemplateEngine
 from clinical.contract import epicrisis_messages
 from clinical.record import HospitalStay
-from export import catalog, testing
+from export import testing
 
 CHAT = "/v1/chat/completions"
 NEW_TOKENS = 12
@@ -36,11 +36,7 @@ def bundle_dir() -> Path:
 
 @pytest.fixture
 def models_dir(bundle_dir, tmp_path) -> Path:
-    models = tmp_path / "models"
-    models.mkdir()
-    catalog.register(models / "catalog.json", bundle_dir, json.loads((bundle_dir / "manifest.json").read_text()),
-                     ["epicrisis"])
-    return models
+    return testing.catalog_dir(tmp_path / "models", bundle_dir)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from backend.engines.bundle import open_bundle
 from backend.engines.onnx import OnnxEngine
 from clinical.contract import epicrisis_messages
 from clinical.record import HospitalStay
-from export import catalog, testing
+from export import testing
 from tests.support import LiveServer
 
 NEW_TOKENS = 24
@@ -39,10 +39,7 @@ def bundle_dir() -> Path:
 def alta_onnx(tmp_path_factory, bundle_dir) -> Iterator[tuple[LiveServer, str]]:
     """Alta serving the tiny bundle through its engines, and a key with the generate scope."""
     root = tmp_path_factory.mktemp("alta-onnx")
-    models = root / "models"
-    models.mkdir()
-    catalog.register(models / "catalog.json", bundle_dir, json.loads((bundle_dir / "manifest.json").read_text()),
-                     ["epicrisis"])
+    models = testing.catalog_dir(root / "models", bundle_dir)
     server = LiveServer(root, {"ALTA_ENGINES": '["onnx"]', "ALTA_MODELS_DIR": str(models),
                                "ALTA_ONNX_MAX_NEW_TOKENS": str(NEW_TOKENS)})
     server.cli("migrate")

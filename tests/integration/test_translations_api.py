@@ -25,7 +25,7 @@ from backend.core.config import Settings
 from backend.db.models import AuditEvent, TranslationCacheEntry, TranslationJob, utcnow
 from backend.engines.base import EngineRegistry
 from backend.engines.template import TemplateEngine
-from export import catalog, testing
+from export import testing
 from tests.translation_support import (
     NOTE,
     GlossaryTranslator,
@@ -253,12 +253,7 @@ def test_planted_phi_never_reaches_logs_cache_or_error_bodies(make_client, auth,
 
 @pytest.fixture
 def translation_models(tmp_path: Path) -> Path:
-    bundle = testing.tiny_bundle().out
-    models = tmp_path / "models"
-    models.mkdir()
-    catalog.register(models / "catalog.json", bundle, json.loads((bundle / "manifest.json").read_text()),
-                     ["translation"])
-    return models
+    return testing.catalog_dir(tmp_path / "models", testing.tiny_bundle().out, ["translation"])
 
 
 def test_a_random_onnx_model_ends_in_a_clean_502(settings: Settings, translation_models: Path, auth, sessions,

@@ -27,7 +27,7 @@ from clinical.translate import (
     translate_deidentified,
     translate_document,
 )
-from export import catalog, testing
+from export import testing
 from tests.translation_support import (
     NOTE,
     GlossaryTranslator,
@@ -177,11 +177,7 @@ def test_page_breaks_come_back_where_they_were() -> None:
 @pytest.fixture(scope="module")
 def translation_models(tmp_path_factory) -> Path:
     """A models/ folder whose catalog registers the tiny bundle for the "translation" task."""
-    bundle = testing.tiny_bundle().out
-    models = tmp_path_factory.mktemp("models")
-    catalog.register(models / "catalog.json", bundle, json.loads((bundle / "manifest.json").read_text()),
-                     ["translation"])
-    return models
+    return testing.catalog_dir(tmp_path_factory.mktemp("models"), testing.tiny_bundle().out, ["translation"])
 
 
 def test_a_random_onnx_model_fails_cleanly_after_one_retry(translation_models: Path, caplog) -> None:
