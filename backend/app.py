@@ -35,6 +35,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
+        for engine in app.state.engines:  # worker threads, HTTP connection pools
+            await engine.aclose()
         db.dispose()
 
     app = FastAPI(title="Alta", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)

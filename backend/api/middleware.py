@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -93,7 +94,7 @@ class BodySizeLimitMiddleware:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._reject(send)
+            await self._reject(scope, send)
             return
         received = 0
         rejected = started = False
@@ -108,7 +109,7 @@ class BodySizeLimitMiddleware:
                 if received > self.max_bytes:
                     rejected = True
                     if not started:
-                        await self._reject(send)
+                        await self._reject(scope, send)
                     return {"type": "http.disconnect"}
             return message
 
@@ -121,9 +122,14 @@ class BodySizeLimitMiddleware:
 
         await self.app(scope, counting_receive, guarded_send)
 
-    async def _reject(self, send: Send) -> None:
-        body = (f'{{"detail":"request body over {self.max_bytes} bytes; '
-                'send less or raise ALTA_MAX_BODY_BYTES"}').encode()
+    async def _reject(self, scope: Scope, send: Send) -> None:
+        message = f"request body over {self.max_bytes} bytes; send less or raise ALTA_MAX_BODY_BYTES"
+        if scope["path"].startswith("/v1/"):  # the OpenAI-compatible surface answers in OpenAI's error shape
+            error = {"error": {"message": message, "type": "invalid_request_error", "param": None,
+                               "code": "request_too_large"}}
+        else:
+            error = {"detail": message}
+        body = json.dumps(error).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})

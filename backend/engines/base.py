@@ -107,6 +107,10 @@ class Engine(abc.ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release threads, sockets and sessions at shutdown."""
 
+    async def aclose(self) -> None:
+        """What the app awaits at shutdown: :meth:`close`, or an engine's own async clean-up."""
+        self.close()
+
 
 EngineFactory = Callable[[Settings], Engine]
 

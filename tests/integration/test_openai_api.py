@@ -151,6 +151,10 @@ def test_errors_have_openai_shape_and_repeat_nothing_sent(api, auth, make_key, m
         assert error["param"] == param and error["type"] == "invalid_request_error", (change, error)
         assert "María" not in json.dumps(error) and "7.654.321" not in json.dumps(error)
 
+    huge = {"model": "epicrisis", "messages": [{"role": "user", "content": "x" * (api.app.state.settings.max_body_bytes + 1)}]}
+    too_big = error_of(api.post(CHAT, headers=auth, json=huge), 413)
+    assert too_big["code"] == "request_too_large" and "ALTA_MAX_BODY_BYTES" in too_big["message"]
+
 
 class ChatDown(Engine):
     name, model, model_version, tasks = "down", "down-model", "1", ("epicrisis",)

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Response, status
 from pydantic import Field, StringConstraints
 
-from backend.api.deps import GenerateActor, SessionDep
+from backend.api.deps import GenerateActor, SessionDep, release
 from backend.api.errors import error_responses
 from backend.api.schemas import DocumentOut, Inbound
 from backend.services import client_drafts
@@ -64,4 +64,6 @@ def store_browser_draft(body: ClientDraftIn, session: SessionDep, actor: Generat
     response.headers["Location"] = f"/api/v1/documents/{doc.id}"
     if not stored.created:
         response.status_code = status.HTTP_200_OK
-    return DocumentOut.of(doc, current_text(doc), stored.checks, latest_generation(session, doc.id))
+    out = DocumentOut.of(doc, current_text(doc), stored.checks, latest_generation(session, doc.id))
+    release(session)
+    return out

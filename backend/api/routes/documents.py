@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from backend.api.deps import GenerateActor, ReadActor, SessionDep, SignActor
+from backend.api.deps import GenerateActor, ReadActor, SessionDep, SignActor, release
 from backend.api.errors import error_responses
 from backend.api.schemas import (
     DocumentList,
@@ -27,15 +27,8 @@ DocumentId = Annotated[str, Path(min_length=1, max_length=36, description="the d
 
 def _out(session: SessionDep, doc: Document) -> DocumentOut:
     out = DocumentOut.of(doc, docs.current_text(doc), docs.check_current(doc), docs.latest_generation(session, doc.id))
-    _release(session)
+    release(session)
     return out
-
-
-def _release(session: SessionDep) -> None:
-    """Give the database connection back before the route returns, not after FastAPI has validated
-    the response in its thread pool: under load, requests holding pooled connections while every
-    pool thread waits for a connection deadlock until the pool times out."""
-    session.close()
 
 
 @router.get("/{document_id}", response_model=DocumentOut, summary="Read a document's current version")
@@ -47,7 +40,7 @@ def read_document(document_id: DocumentId, session: SessionDep, actor: ReadActor
 def read_version(document_id: DocumentId, version: Annotated[int, Path(ge=1)], session: SessionDep,
                  actor: ReadActor) -> VersionTextOut:
     v = docs.get_version(session, document_id, version, actor=actor)
-    _release(session)
+    release(session)
     return VersionTextOut(version=v.version, source=v.source, author=v.author, created_at=v.created_at, text=v.text)
 
 
@@ -85,5 +78,5 @@ def list_documents(
         items.append(DocumentSummary(id=d.id, status=d.status, version=d.current_version,
                                      principal_diagnosis=f"{principal['description']} ({principal['code']})",
                                      created_at=d.created_at, updated_at=d.updated_at))
-    _release(session)
+    release(session)
     return DocumentList(items=items, total=total, limit=limit, offset=offset)

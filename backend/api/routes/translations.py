@@ -20,7 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.datastructures import UploadFile
 
-from backend.api.deps import GenerateActor, ReadActor, RegistryDep, SessionDep
+from backend.api.deps import GenerateActor, ReadActor, RegistryDep, SessionDep, release
 from backend.api.schemas import Provenance
 from backend.core.config import Settings
 from backend.db.models import TranslationJob
@@ -268,6 +268,7 @@ def read_translation(translation_id: TranslationId, request: Request, session: S
     runner = getattr(request.app.state, "translation_jobs", None)
     job = svc.get_job(session, translation_id, actor=actor, stall_s=settings.translation_job_stall_s,
                       alive=runner.alive if runner else set())
+    release(session)  # the job is loaded; rendering a PDF must not hold a pooled connection
     headers = {"Cache-Control": "no-store"}
     if format == "json":
         out = TranslationOut.of(job)
