@@ -6,13 +6,18 @@ a deterministic stand-in that implements ``Engine.complete`` word by word from t
 hints: it is what lets the tests check the pipeline around the model (chunks, placeholders,
 re-identification, cache, PDF), never a claim about translation quality. The failure path also
 runs on a real ONNX Runtime engine with a random tiny bundle (tests/unit/test_translate_pipeline.py).
+:class:`GlossaryModelServer` puts the same stand-in behind a real OpenAI-compatible HTTP server, for
+tests of a live Alta whose vLLM engine talks to it (tests/browser/test_translation_page.py).
 """
 
 from __future__ import annotations
 
 import io
+import json
 import re
+import threading
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from backend.engines.base import Completion, Engine, EngineHealth, GenerationParams, Messages
@@ -176,3 +181,124 @@ def scan_for_phi(*texts: str) -> list[str]:
     blob = "\n".join(texts)
     squashed = re.sub(r"[\s.\-+]", "", blob)
     return [p for p in PHI if p in blob or re.sub(r"[\s.\-+]", "", p) in squashed]
+
+
+class GlossaryModelServer:
+    """TEST DOUBLE of a translation model behind a real OpenAI-compatible HTTP server, the protocol
+    ``vllm serve`` speaks: ``GET /health``, ``GET /v1/models`` (one model, ``translation``) and
+    ``POST /v1/chat/completions``, streamed or not, each answer made by :func:`word_by_word` as
+    :class:`GlossaryTranslator` makes it.
+
+    Point Alta's vLLM engine at ``url`` (``ALTA_VLLM_BASE_URLS``, ``ALTA_VLLM_MODELS``) and a live
+    server translates over HTTP with only the model faked. ``mangle`` damages answers as
+    GlossaryTranslator's does (set it to play a model that loses placeholders); :meth:`pause_after`
+    holds answers back until :meth:`resume`, so a test can watch a job part-way without timing
+    guesses; ``prompts`` records every message list received, for the tests to scan for PHI.
+    """
+
+    model = "translation"
+    root = "test-glossary-word-by-word"
+
+    def __init__(self) -> None:
+        self.mangle: Mangle | None = None
+        self.prompts: list[Messages] = []
+        self._lock = threading.Lock()
+        self._paused_from: int | None = None
+        self._resumed = threading.Event()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+
+    def __enter__(self) -> GlossaryModelServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def pause_after(self, calls: int) -> None:
+        """Answer ``calls`` more requests, then hold every later one until :meth:`resume` (30 s at most)."""
+        with self._lock:
+            self._paused_from = len(self.prompts) + calls
+            self._resumed.clear()
+
+    def resume(self) -> None:
+        with self._lock:
+            self._paused_from = None
+            self._resumed.set()
+
+    def answer(self, messages: Messages) -> str:
+        with self._lock:
+            self.prompts.append(messages)
+            call, mangle, paused_from = len(self.prompts) - 1, self.mangle, self._paused_from
+        if paused_from is not None and call >= paused_from:
+            self._resumed.wait(30)
+        hints, source = hints_and_source(messages)
+        text = word_by_word(source, hints)
+        return mangle(text, call) if mangle is not None else text
+
+    def models_json(self) -> dict:
+        return {"object": "list", "data": [{"id": self.model, "object": "model", "created": 0, "owned_by": "test",
+                                            "root": self.root, "parent": None}]}
+
+    @staticmethod
+    def events(text: str, model: str) -> bytes:
+        """The answer as vLLM streams it: a role chunk, a chunk per line, the finish, the usage, [DONE]."""
+        def chunk(delta: dict, finish: str | None = None, **extra: object) -> dict:
+            return {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 0, "model": model,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+
+        pieces = [chunk({"role": "assistant", "content": ""})]
+        pieces += [chunk({"content": line}) for line in text.splitlines(keepends=True)]
+        pieces.append(chunk({"content": ""}, "stop"))
+        words = len(text.split())
+        pieces.append({"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 0, "model": model,
+                       "choices": [], "usage": {"prompt_tokens": 0, "completion_tokens": words, "total_tokens": words}})
+        lines = [f"data: {json.dumps(p, ensure_ascii=False)}\n\n" for p in pieces] + ["data: [DONE]\n\n"]
+        return "".join(lines).encode()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+            def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+                self.send_response(status)
+                self.send_header("content-type", content_type)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                path = self.path.split("?")[0]
+                if path == "/health":
+                    self._send(200, b"", "text/plain")
+                elif path == "/v1/models":
+                    self._send(200, json.dumps(outer.models_json()).encode())
+                else:
+                    self._send(404, b'{"detail":"Not Found"}')
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
+                if self.path.split("?")[0] != "/v1/chat/completions" or body.get("model") != outer.model:
+                    self._send(404, json.dumps({"error": {"type": "NotFoundError", "message": "no such model",
+                                                          "code": 404}}).encode())
+                    return
+                text = outer.answer(body["messages"])
+                if body.get("stream"):
+                    self._send(200, outer.events(text, outer.model), "text/event-stream; charset=utf-8")
+                    return
+                words = len(text.split())
+                self._send(200, json.dumps({
+                    "id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": outer.model,
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 0, "completion_tokens": words, "total_tokens": words}},
+                    ensure_ascii=False).encode())
+
+        return Handler

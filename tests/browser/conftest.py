@@ -75,9 +75,11 @@ class Server:
         return self.live.url
 
 
-def start_server(data_dir: Path, models_dir: Path, webapp_dir: Path, engines: str = '["template"]') -> Server:
+def start_server(data_dir: Path, models_dir: Path, webapp_dir: Path, engines: str = '["template"]',
+                 extra_env: dict[str, str] | None = None) -> Server:
     live = LiveServer(data_dir, {"ALTA_ENGINES": engines, "ALTA_MODELS_DIR": str(models_dir),
-                                 "ALTA_WEBAPP_DIR": str(webapp_dir), "ALTA_ONNX_MAX_NEW_TOKENS": str(MAX_NEW_TOKENS)})
+                                 "ALTA_WEBAPP_DIR": str(webapp_dir), "ALTA_ONNX_MAX_NEW_TOKENS": str(MAX_NEW_TOKENS),
+                                 **(extra_env or {})})
     live.cli("migrate")
     key = live.cli("create-key", "--name", "clinician", "--scopes", "generate", "read", "sign").stdout.split()[-1]
     live.start()
@@ -106,11 +108,13 @@ def chromium():                    # a session scope leaves it running, and ever
 
 @dataclass
 class Recorded:
-    """What a page did: every request URL (page, workers, service worker) and every console error."""
+    """What a page did: every request URL (page, workers, service worker), every console error, and
+    every console message of any level (for scans for patient data)."""
 
     requests: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     posts: list[tuple[str, int]] = field(default_factory=list)
+    console: list[str] = field(default_factory=list)
 
 
 @pytest.fixture
@@ -122,6 +126,7 @@ def page(chromium):
     context.on("response", lambda r: seen.posts.append((r.url, r.status)) if r.request.method == "POST" else None)
     page = context.new_page()
     page.on("console", lambda m: seen.errors.append(m.text) if m.type == "error" else None)
+    page.on("console", lambda m: seen.console.append(f"{m.type}: {m.text}"))
     page.on("pageerror", lambda e: seen.errors.append(str(e)))
     page.recorded = seen
     yield page

@@ -14,37 +14,61 @@ export const apiKey = {
   clear: () => sessionStorage.removeItem(KEY_STORAGE),
 };
 
-/** An answer other than 2xx: ``status`` and the server's ``detail`` / ``code`` (never patient data). */
+/**
+ * An answer other than 2xx: ``status``, the server's ``detail`` / ``code`` (never patient data) and,
+ * on 429 and 503, how many seconds ``Retry-After`` asks to wait (else null).
+ */
 export class ApiError extends Error {
-  constructor(status, body) {
+  constructor(status, body, retryAfter = null) {
     super(typeof body?.detail === 'string' ? body.detail : `HTTP ${status}`);
     this.status = status;
     this.detail = body?.detail;
     this.code = body?.code;
+    this.retryAfter = retryAfter;
   }
 }
 
 /** The network or the server could not be reached: the request may be retried. */
 export class Unreachable extends Error {}
 
+const JSON_BODY = { 'Content-Type': 'application/json' };
+
 function headers(extra = {}) {
   const key = apiKey.get();
-  return { 'Content-Type': 'application/json', ...(key ? { Authorization: `Bearer ${key}` } : {}), ...extra };
+  return { ...(key ? { Authorization: `Bearer ${key}` } : {}), ...extra };
 }
 
-export async function call(method, path, body, { signal } = {}) {
-  let response;
+async function apiError(response) {
+  const seconds = Number.parseInt(response.headers.get('Retry-After') ?? '', 10);
+  return new ApiError(response.status, await response.json().catch(() => null), Number.isNaN(seconds) ? null : seconds);
+}
+
+async function send(path, init) {
   try {
-    response = await fetch(path, {
-      method, headers: headers(), body: body === undefined ? undefined : JSON.stringify(body), signal, cache: 'no-store',
-    });
+    return await fetch(path, { ...init, cache: 'no-store' });
   } catch (err) {
     if (err.name === 'AbortError') throw err;
     throw new Unreachable(String(err));
   }
-  const payload = response.status === 204 ? null : await response.json().catch(() => null);
-  if (!response.ok) throw new ApiError(response.status, payload);
-  return { status: response.status, body: payload };
+}
+
+/** A JSON call; ``body`` may be a FormData (multipart, e.g. a PDF), which the browser encodes itself. */
+export async function call(method, path, body, { signal } = {}) {
+  const form = typeof FormData !== 'undefined' && body instanceof FormData;
+  const response = await send(path, {
+    method, headers: headers(form ? {} : JSON_BODY), signal,
+    body: form ? body : body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!response.ok) throw await apiError(response);
+  return { status: response.status, body: response.status === 204 ? null : await response.json().catch(() => null) };
+}
+
+/** GET a file (a PDF) with the key: its bytes as a Blob, never written anywhere by this function. */
+export async function fetchFile(path, { signal } = {}) {
+  const response = await send(path, { method: 'GET', headers: headers(), signal });
+  if (!response.ok) throw await apiError(response);
+  const filename = (response.headers.get('Content-Disposition') ?? '').match(/filename="([^"/\\]+)"/)?.[1] ?? null;
+  return { blob: await response.blob(), filename };
 }
 
 /**
@@ -52,16 +76,10 @@ export async function call(method, path, body, { signal } = {}) {
  * error as they arrive. Aborting ``signal`` stops reading (the server stops decoding for nobody).
  */
 export async function streamEpicrisis(record, onEvent, signal) {
-  let response;
-  try {
-    response = await fetch('/api/v1/epicrisis/stream', {
-      method: 'POST', headers: headers({ Accept: 'text/event-stream' }), body: JSON.stringify({ record }), signal,
-    });
-  } catch (err) {
-    if (err.name === 'AbortError') throw err;
-    throw new Unreachable(String(err));
-  }
-  if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null));
+  const response = await send('/api/v1/epicrisis/stream', {
+    method: 'POST', headers: headers({ ...JSON_BODY, Accept: 'text/event-stream' }), body: JSON.stringify({ record }), signal,
+  });
+  if (!response.ok) throw await apiError(response);
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = '';
   for (;;) {

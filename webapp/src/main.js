@@ -1,6 +1,7 @@
 /**
  * Alta's clinician page: enter a stay, write the epicrisis here or on the server, review it with the
- * output checks, edit, save, sign and print. See README.md (webapp/) for the flow.
+ * output checks, edit, save, sign and print; and, in its second view (#traduccion, translate.js),
+ * translate a Spanish document into English. See README.md (webapp/) for the flow.
  */
 import './style.css';
 import contract from '../../models/contract/contract.json';
@@ -11,6 +12,8 @@ import { BrowserEngine, chooseDevice } from './engine.js';
 import { StayForm } from './form.js';
 import { newId, outbox, syncOutbox } from './outbox.js';
 import { serverErrors, validateRecord } from './schema.js';
+import { setupTranslation } from './translate.js';
+import { setupViews, showInEpicrisis } from './views.js';
 
 const EXAMPLES = Object.fromEntries(
   Object.entries(import.meta.glob('../../clinical/examples/*.json', { eager: true, import: 'default' }))
@@ -265,7 +268,7 @@ function setDraftActions({ editable, signable }) {
 
 function showDocument(document_) {
   doc = document_;
-  location.hash = `#/documento/${doc.id}`;
+  showInEpicrisis(`#/documento/${doc.id}`);
   $('draft').hidden = false;
   const signed = doc.status === 'signed';
   $('draft-title').textContent = signed ? 'Epicrisis firmada' : `Borrador · versión ${doc.version}`;
@@ -449,6 +452,8 @@ async function registerServiceWorker() {
 }
 
 async function main() {
+  setupViews();
+  setupTranslation({ status, hook: alta });
   form.render({});
   setupExamples();
   setupKey();
