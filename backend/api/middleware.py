@@ -79,22 +79,25 @@ class RequestContextMiddleware:
 class BodySizeLimitMiddleware:
     """Answers 413 to request bodies over ``max_bytes``, declared or streamed.
 
-    A streamed body is cut off where it passes the limit: the 413 is sent from here and the app
-    is told the client went away (FastAPI would turn an exception raised while it reads the body
-    into a 400).
+    ``uploads`` maps a path to a larger limit of its own (a scanned PDF to translate is several
+    megabytes; a hospital stay is a few kilobytes). A streamed body is cut off where it passes the
+    limit: the 413 is sent from here and the app is told the client went away (FastAPI would turn
+    an exception raised while it reads the body into a 400).
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, uploads: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.uploads = uploads or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.uploads.get(scope["path"].rstrip("/"), self.max_bytes)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._reject(scope, send)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._reject(scope, send, limit)
             return
         received = 0
         rejected = started = False
@@ -106,10 +109,10 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     rejected = True
                     if not started:
-                        await self._reject(scope, send)
+                        await self._reject(scope, send, limit)
                     return {"type": "http.disconnect"}
             return message
 
@@ -122,8 +125,9 @@ class BodySizeLimitMiddleware:
 
         await self.app(scope, counting_receive, guarded_send)
 
-    async def _reject(self, scope: Scope, send: Send) -> None:
-        message = f"request body over {self.max_bytes} bytes; send less or raise ALTA_MAX_BODY_BYTES"
+    async def _reject(self, scope: Scope, send: Send, limit: int) -> None:
+        setting = "ALTA_MAX_UPLOAD_BYTES" if limit != self.max_bytes else "ALTA_MAX_BODY_BYTES"
+        message = f"request body over {limit} bytes; send less or raise {setting}"
         if scope["path"].startswith("/v1/"):  # the OpenAI-compatible surface answers in OpenAI's error shape
             error = {"error": {"message": message, "type": "invalid_request_error", "param": None,
                                "code": "request_too_large"}}

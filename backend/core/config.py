@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     max_body_bytes: int = Field(1_000_000, gt=0, description="larger request bodies get 413")
+    max_upload_bytes: int = Field(
+        25_000_000, gt=0, description="the limit for POST /api/v1/translations instead, where a scanned PDF "
+                                      "of a few pages is several megabytes")
     engines: list[str] | None = Field(
         None, description='engine order for drafts, first healthy wins; default: ["onnx", "template"] when '
                           'the model catalog names a bundle, else ["template"]')

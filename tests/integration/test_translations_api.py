@@ -189,12 +189,15 @@ def test_bad_input_is_a_422_naming_the_field(make_client, auth, kwargs, field, k
 
 
 def test_size_limits(make_client, auth) -> None:
-    client = make_client(GlossaryTranslator(), translation_max_chars=50, max_body_bytes=2_000)
-    too_long = client.post(URL, headers=auth, json={"text": NOTE[:200]})
-    assert too_long.status_code == 422
+    # Uploads to translate have their own limit, above the API's: a scanned PDF is megabytes.
+    client = make_client(GlossaryTranslator(), translation_max_chars=50, max_body_bytes=2_000, max_upload_bytes=4_000)
+    too_long = client.post(URL, headers=auth, json={"text": NOTE[:200] + "x" * 2_500})
+    assert too_long.status_code == 422  # over the API's 2,000 bytes, under the upload limit: read and judged
     assert too_long.json()["detail"][0]["field"] == "text" and "at most 50" in too_long.json()["detail"][0]["msg"]
-    too_big = client.post(URL, headers=auth, json={"text": "x" * 3_000})
-    assert too_big.status_code == 413 and "ALTA_MAX_BODY_BYTES" in too_big.json()["detail"]
+    too_big = client.post(URL, headers=auth, json={"text": "x" * 5_000})
+    assert too_big.status_code == 413 and "ALTA_MAX_UPLOAD_BYTES" in too_big.json()["detail"]
+    elsewhere = client.post("/api/v1/epicrisis", headers=auth, json={"text": "x" * 3_000})
+    assert elsewhere.status_code == 413 and "ALTA_MAX_BODY_BYTES" in elsewhere.json()["detail"]
     wrong_type = client.post(URL, headers={**auth, "Content-Type": "text/plain"}, content=b"hola")
     assert wrong_type.status_code == 415 and "multipart/form-data" in wrong_type.json()["detail"]
 
