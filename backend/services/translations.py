@@ -231,12 +231,14 @@ async def translate_with_engines(
     fallbacks: list[Fallback] = []
     failure: TranslationError | None = None
     for engine in engines:
-        if busy_wait_s == 0:
-            health = await engine.health()
-            if not health.healthy:
-                fallbacks.append(Fallback(engine.name, f"unhealthy: {health.detail}"))
-                metrics.fallback(engine.name, TASK, "busy" if "busy" in health.detail else "unhealthy")
-                continue
+        # Always asked: a health check is also how a vLLM engine learns which adapter version its
+        # servers run, and that version keys the cache. A job (busy_wait_s > 0) waits for a busy engine.
+        health = await engine.health()
+        busy = "busy" in health.detail
+        if not health.healthy and not (busy and busy_wait_s > 0):
+            fallbacks.append(Fallback(engine.name, f"unhealthy: {health.detail}"))
+            metrics.fallback(engine.name, TASK, "busy" if busy else "unhealthy")
+            continue
         cache = DatabaseChunkCache(sessions, engine.model, engine.model_version) if settings.translation_cache else None
         started = time.perf_counter()
         try:

@@ -205,8 +205,8 @@ def test_a_pasted_note_is_a_job_with_progress_then_english_and_a_pdf(page, trans
     assert english.startswith("DISCHARGE SUMMARY\n\nName: Marcela Soto Aravena.\n")  # the planted name, restored
     assert "12.345.678-5" in english and "+56 9 8765 4321" in english and "acetaminophen" in english
     assert page.get_attribute("#translation-result", "readonly") is not None
-    # (the version is the adapter vLLM's /v1/models names; a job that ran before any health probe says "unreported")
-    assert page.inner_text("#translation-meta").startswith("Traducido por vllm (translation ")
+    # the version is the adapter vLLM's /v1/models names: a job asks the engine's health first too
+    assert page.inner_text("#translation-meta") == f"Traducido por vllm (translation {GlossaryModelServer.root})"
     assert page.inner_text("#translation-accuracy").replace("\xa0", " ") == "100 %"
     assert page.inner_text("#translation-source-info").startswith("Texto pegado")
     assert page.input_value("#translation-text") == NOTE
