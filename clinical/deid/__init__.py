@@ -13,9 +13,10 @@ kept every placeholder, and :class:`SurrogateOperator` writes realistic fake PHI
     if report.ok:
         final = reidentify(translated, result.mapping)
 
-:func:`deidentify` masks what identifies someone; bare kinship terms ("la familia", "su madre"),
-which MEDDOCAN's guidelines also annotate, stay readable for the translator (see
-:mod:`clinical.deid.kinship`; ``Analyzer.with_model()`` and the ``annotate``/``evaluate`` commands
+:func:`deidentify` masks what identifies someone. What MEDDOCAN's guidelines also annotate but
+identifies no one stays readable for the translator: the patient's sex, ages under 90, bare kinship
+terms ("la familia", "su madre") and descriptions such as "casada" (see
+:mod:`clinical.deid.readable`; ``Analyzer.with_model()`` and the ``annotate``/``evaluate`` commands
 follow the guidelines).
 
 Nothing here logs PHI: only counts and types. The mapping is PHI; keep it server-side.

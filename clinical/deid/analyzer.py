@@ -10,16 +10,17 @@ from pathlib import Path
 from typing import Protocol
 
 from clinical.deid.crf_recognizer import DEFAULT_MODEL_PATH, CrfRecognizer
-from clinical.deid.kinship import drop_kinship_terms
 from clinical.deid.name_consistency import harmonise_person_types, propagate_name_variants
 from clinical.deid.name_extension import (
     complete_names,
     cut_names_before_other_phi,
     drop_model_spans_around_names,
+    end_names_at_organisations,
 )
 from clinical.deid.name_gazetteer import NameGazetteer, load_gazetteer
 from clinical.deid.organisations import fix_organisations
 from clinical.deid.propagation import propagate
+from clinical.deid.readable import keep_readable
 from clinical.deid.recognizers import default_name_recognizers, default_rule_recognizers
 from clinical.deid.span import PhiSpan
 from clinical.deid.span_merger import merge_spans
@@ -52,10 +53,11 @@ class Analyzer:
     strings found as names, hospitals, streets or identifiers, and the other written forms of
     names, are looked for elsewhere in the text and merged again.
 
-    ``kinship_terms`` says whether a relative mentioned without a name ("la familia", "su
-    madre") is PHI: MEDDOCAN's guidelines say yes, and scoring or BRAT output follow them; Alta's
-    de-identification for translation (:func:`default_analyzer`) says no, see
-    :mod:`clinical.deid.kinship`.
+    ``kinship_terms`` says whether what MEDDOCAN's guidelines annotate but identifies no one is
+    PHI: a relative mentioned without a name ("la familia", "su madre"), a description of the
+    patient ("casada", "de origen boliviano"), the patient's sex and an age under 90. Scoring and
+    BRAT output follow the guidelines (true); Alta's de-identification for translation
+    (:func:`default_analyzer`) leaves them readable (false), see :mod:`clinical.deid.readable`.
     """
 
     def __init__(self, recognizers: Sequence[Recognizer], propagate_mentions: bool = True,
@@ -83,6 +85,7 @@ class Analyzer:
         found = cut_names_before_other_phi(text, found, self.gazetteer)
         found = drop_model_spans_around_names(text, found, self.gazetteer)
         spans = fix_organisations(text, merge_spans(text, found))
+        spans = end_names_at_organisations(text, spans)
         if self.propagate_mentions:
             spans = complete_names(text, spans, self.gazetteer)
             spans = harmonise_person_types(text, spans, found, self.gazetteer)
@@ -93,7 +96,7 @@ class Analyzer:
             # Mentions found by propagation ("Curiñir Ayala-Tapia") get their given names too.
             spans = complete_names(text, spans, self.gazetteer)
         if not self.kinship_terms:
-            spans = drop_kinship_terms(text, spans, self.gazetteer)
+            spans = keep_readable(text, spans, self.gazetteer)
         if types is not None:
             wanted = set(types)
             spans = [s for s in spans if s.type in wanted]

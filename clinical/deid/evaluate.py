@@ -52,6 +52,8 @@ class EvalReport:
     phi_chars: int = 0
     leaked_chars: int = 0
     documents: int = 0
+    must_mask: Callable[[str, list[PhiSpan]], list[PhiSpan]] | None = None
+    """Which gold spans the leak rate counts; all of them by default (MEDDOCAN's guidelines)."""
 
     def add(self, text: str, gold: Iterable[PhiSpan], predicted: Iterable[PhiSpan]) -> None:
         gold_keys = {(s.start, s.end, s.type) for s in gold}
@@ -66,7 +68,9 @@ class EvalReport:
         for start, end, _ in pred_keys:
             covered[start:end] = b"\x01" * (end - start)
         phi = bytearray(len(text))
-        for start, end, _ in gold_keys:
+        counted = gold_keys if self.must_mask is None else {
+            (s.start, s.end, s.type) for s in self.must_mask(text, sorted(gold, key=lambda g: (g.start, g.end)))}
+        for start, end, _ in counted:
             phi[start:end] = b"\x01" * (end - start)
         for index, flag in enumerate(phi):
             if flag and not text[index].isspace():
@@ -92,9 +96,11 @@ class EvalReport:
         }
 
 
-def evaluate(documents: Iterable[BratDocument], analyze: Callable[[str], list[PhiSpan]]) -> EvalReport:
-    """Run ``analyze`` on every document's text and score it against the document's gold spans."""
-    report = EvalReport()
+def evaluate(documents: Iterable[BratDocument], analyze: Callable[[str], list[PhiSpan]],
+             must_mask: Callable[[str, list[PhiSpan]], list[PhiSpan]] | None = None) -> EvalReport:
+    """Run ``analyze`` on every document's text and score it against the document's gold spans;
+    ``must_mask`` narrows the gold spans the leak rate counts (see :class:`EvalReport`)."""
+    report = EvalReport(must_mask=must_mask)
     for document in documents:
         report.add(document.text, document.spans, analyze(document.text))
     logger.info("evaluated %d documents", report.documents)

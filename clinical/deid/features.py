@@ -1,8 +1,10 @@
 """Token features for the CRF recogniser: word form, shape, affixes, context window, field labels.
 
-No gazetteers: everything comes from the text itself, so the model generalises to names and
-places it never saw. Besides the usual word/shape/affix window, two kinds of context matter in
-clinical documents:
+No name lists: names come from the text itself, so the model generalises to people it never saw.
+Places are the exception: whether a token starts or continues a town, region or country name of
+the GeoNames/ISO 3166 gazetteer (:mod:`clinical.deid.geo_gazetteer`, sources unrelated to
+MEDDOCAN, so training does not learn to trust its own annotations). Besides the usual
+word/shape/affix window, two kinds of context matter in clinical documents:
 
 - the *field label* a token follows on its line ("Nombre:", "NHC:", "NºCol:", "Remitido por:") and
   how far after it the token is; report headers are forms, and a value is PHI because of its label;
@@ -16,6 +18,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from clinical.deid.geo_gazetteer import match_places
 from clinical.deid.tokenizer import Token
 
 __all__ = ["document_features"]
@@ -115,6 +118,10 @@ def document_features(tokens: list[Token]) -> list[list[str]]:
     lowers = [t.text.lower() for t in tokens]
     shapes = [_shape(t.text) for t in tokens]
     fields = _field_context(tokens)
+    places: list[str | None] = [None] * len(tokens)
+    for start, end, kind in match_places([t.text for t in tokens]):
+        for j in range(start, end):
+            places[j] = f"{'B' if j == start else 'I'}-{kind}"
 
     # The field label under which each word first appears in the document (header fields).
     first_label: dict[str, str] = {}
@@ -141,6 +148,10 @@ def document_features(tokens: list[Token]) -> list[list[str]]:
             feats.append("glued_left")
         if i < n - 1 and tokens[i + 1].start == token.end:
             feats.append("glued_right")
+        for offset in (-1, 0, 1):
+            j = i + offset
+            if 0 <= j < n and places[j] is not None:
+                feats.append(f"{offset}geo={places[j]}")
         seen = first_label.get(lowers[i])
         if seen is not None and (label != seen or distance > _MAX_LABEL_DISTANCE):
             feats.append(f"seen_as={seen}")

@@ -234,8 +234,10 @@ def _title(form: str) -> str:
 def propagate_name_variants(text: str, spans: Sequence[PhiSpan], gazetteer: NameGazetteer) -> list[PhiSpan]:
     """``spans`` (merged) plus the uncovered whole-word occurrences of the other forms of their names.
 
-    An occurrence that the statistical model took, whole and alone, for something else ("Luis
-    Alberto Curiñir Ayala-Tapia" as an institution) is the person again: it replaces that span.
+    An occurrence that the statistical model took for something else, whole and alone ("Luis
+    Alberto Curiñir Ayala-Tapia" as an institution) or with ordinary words around it ("Itzel
+    Llancapán Tzintzun evoluciona bien" as an institution), is the person again: it replaces that
+    span, and the ordinary words become readable.
     """
     wanted: dict[str, str] = {}
     for span in sorted(spans, key=lambda s: (s.start, s.end)):
@@ -256,11 +258,18 @@ def propagate_name_variants(text: str, spans: Sequence[PhiSpan], gazetteer: Name
         candidate = PhiSpan(match.start(), match.end(), wanted[" ".join(match.group().split())],
                             source="name-propagation")
         clashes = [other for other in out if candidate.overlaps(other)]
-        if all(_mistaken_for_another_kind(other, candidate) for other in clashes):
+        if all(_mistaken_for_another_kind(text, other, candidate, gazetteer) for other in clashes):
             out = [other for other in out if other not in clashes] + [candidate]
     return sorted(out)
 
 
-def _mistaken_for_another_kind(span: PhiSpan, name: PhiSpan) -> bool:
-    return (span.start, span.end) == (name.start, name.end) and span.source.startswith("crf") \
-        and span.type not in PERSON_TYPES
+def _mistaken_for_another_kind(text: str, span: PhiSpan, name: PhiSpan, gazetteer: NameGazetteer) -> bool:
+    if not span.source.startswith("crf") or span.type in PERSON_TYPES:
+        return False
+    if (span.start, span.end) == (name.start, name.end):
+        return True
+    if not (span.start <= name.start and name.end <= span.end):
+        return False
+    rest = text[span.start:name.start] + " " + text[name.end:span.end]
+    return not any(c.isdigit() for c in rest) and all(
+        w.islower() or is_not_name(w, gazetteer.words) for w in re.findall(r"[^\W\d_]+", rest))

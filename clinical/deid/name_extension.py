@@ -21,11 +21,11 @@ import re
 from collections.abc import Sequence
 
 from clinical.deid.name_gazetteer import NameGazetteer
-from clinical.deid.name_words import PARTICLES, PLACE_WORDS, fold, is_not_name
+from clinical.deid.name_words import ORGANISATION_WORDS, PARTICLES, PERSON_TOO, PLACE_WORDS, fold, is_not_name
 from clinical.deid.span import PhiSpan
 
 __all__ = ["PERSON_TYPES", "complete_names", "cut_names_before_other_phi", "drop_model_spans_around_names",
-           "has_name_word"]
+           "end_names_at_organisations", "has_name_word"]
 
 PERSON_TYPES = frozenset({"NOMBRE_SUJETO_ASISTENCIA", "NOMBRE_PERSONAL_SANITARIO", "FAMILIARES_SUJETO_ASISTENCIA"})
 _MAX_EXTRA_WORDS = 3
@@ -140,3 +140,30 @@ def drop_model_spans_around_names(text: str, spans: Sequence[PhiSpan], gazetteer
         return False
 
     return [s for s in spans if not (s.source.startswith("crf") and s.type not in PERSON_TYPES and over_a_name(s))]
+
+
+# Organisation words that also begin saints' and virgins' names inside a person's name ("José San Martín").
+_IN_NAMES = frozenset({"san", "santa", "santo", "virgen", "nuestra", "ntra"})
+_TOKEN = re.compile(r"\S+")
+
+
+def end_names_at_organisations(text: str, spans: Sequence[PhiSpan]) -> list[PhiSpan]:
+    """``spans`` with every name ended before a word that starts a department, an institution or a
+    street, or a number: in a signature without commas ("Remitido por: Dr. Armando Rincón Mayans
+    Departament de Urología", "Dr. Rafael Segura Saint-Gerons Pza. Dr. Emilio Luque 3") the model
+    reads on past the surname, and the name is then wrong twice (one span missed, one invented)."""
+    out = []
+    for span in spans:
+        if span.type in PERSON_TYPES and span.type != "FAMILIARES_SUJETO_ASISTENCIA":
+            tokens = list(_TOKEN.finditer(text, span.start, span.end))
+            for token in tokens[1:]:
+                word = fold(token.group().strip(".,;:()\"'"))
+                if any(c.isdigit() for c in token.group()) or (
+                        word in ORGANISATION_WORDS and word not in PERSON_TOO and word not in _IN_NAMES):
+                    end = token.start()
+                    while end > span.start and not text[end - 1].isalnum():
+                        end -= 1
+                    span = PhiSpan(span.start, end, span.type, span.source, span.validated)
+                    break
+        out.append(span)
+    return out

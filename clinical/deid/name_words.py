@@ -27,6 +27,7 @@ __all__ = [
     "NOT_NAMES",
     "ORGANISATION_WORDS",
     "PARTICLES",
+    "PERSON_TOO",
     "PLACE_WORDS",
     "fold",
     "is_not_name",
@@ -120,10 +121,11 @@ ORGANISATION_WORDS = _words("""
     boulevard blvd bulevar circunvalacion glorieta travesia urbanizacion urb colonia col poblacion villa
     barrio sector condominio edificio torre block depto departamento apartado carrer rua avinguda passeig
     programa premio beca catedra catedratico fondo san santa santo virgen nuestra ntra
+    departament seccion complejo consorcio
 """)
 
 # Organisation words that are also common surnames or given names.
-_PERSON_TOO = frozenset({"villa", "torre", "iglesia", "fondo", "parque", "ruta", "plaza", "barrio"})
+PERSON_TOO = frozenset({"villa", "torre", "iglesia", "fondo", "parque", "ruta", "plaza", "barrio"})
 
 # Big towns, regions and countries: never the rest of a name ("Ignacio Navarro Cuéllar Madrid"),
 # never in the gazetteer. Towns that are common surnames too ("Toledo", "León") are not here.
@@ -167,6 +169,6 @@ def is_not_name(word: str, names: frozenset[str] = frozenset()) -> bool:
     key = fold(word)
     if key in KINSHIP:
         return key not in KINSHIP_SURNAMES or key not in names
-    if key in NOT_NAMES or (key in ORGANISATION_WORDS and key not in _PERSON_TOO):
+    if key in NOT_NAMES or (key in ORGANISATION_WORDS and key not in PERSON_TOO):
         return True
     return key in not_names() and key not in names

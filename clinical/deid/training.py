@@ -21,7 +21,7 @@ from clinical.deid.crf_recognizer import import_crfsuite
 from clinical.deid.features import document_features
 from clinical.deid.tokenizer import tokenize
 
-__all__ = ["MODEL_FILE", "TrainConfig", "corpus_fingerprint", "train"]
+__all__ = ["MODEL_FILE", "TrainConfig", "corpus_fingerprint", "train", "train_on"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class TrainConfig:
     out: Path = field(default=Path("models/deid"), metadata={"help": "folder for model.crfsuite and training.json"})
     c1: float = field(default=0.05, metadata={"help": "L1 penalty: higher drops more features (smaller model)"})
     c2: float = field(default=0.01, metadata={"help": "L2 penalty"})
-    max_iterations: int = field(default=150, metadata={"help": "L-BFGS iterations"})
+    max_iterations: int = field(default=300, metadata={"help": "L-BFGS iterations"})
     min_freq: int = field(default=1, metadata={"help": "drop features seen fewer times than this"})
     scheme: str = field(default="BIO", metadata={"help": "token labels: BIO, or BILOU (twice the training time)"})
 
@@ -64,7 +64,11 @@ def corpus_fingerprint(documents: list[BratDocument]) -> str:
 
 def train(config: TrainConfig) -> Path:
     """Train on ``config.train`` and write the model under ``config.out``; returns the model path."""
-    documents = read_corpus(config.train)
+    return train_on(read_corpus(config.train), config)
+
+
+def train_on(documents: list[BratDocument], config: TrainConfig) -> Path:
+    """Train on ``documents`` (``config.train`` only names them) and write the model under ``config.out``."""
     if not documents or not any(d.spans for d in documents):
         raise ValueError(f"{config.train} has no annotated documents (NAME.txt with NAME.ann)")
     started = time.perf_counter()

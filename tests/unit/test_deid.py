@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -96,7 +97,7 @@ def test_brat_output_round_trips(tmp_path) -> None:
     assert [(s.start, s.end, s.type) for s in parse_ann(ann)] == [(s.start, s.end, s.type) for s in spans]
 
 
-def test_annotate_command_writes_one_ann_per_txt(tmp_path, analyzer: Analyzer) -> None:
+def test_annotate_command_writes_one_ann_per_txt(tmp_path) -> None:
     source, out = tmp_path / "in", tmp_path / "out"
     source.mkdir()
     (source / "nota.txt").write_text(NOTE, encoding="utf-8")
@@ -105,7 +106,7 @@ def test_annotate_command_writes_one_ann_per_txt(tmp_path, analyzer: Analyzer) -
     assert sorted(p.name for p in out.iterdir()) == ["nota.ann", "vacia.ann"]
     (document,) = [d for d in read_corpus(source) if d.name == "nota"]
     written = parse_ann((out / "nota.ann").read_text(encoding="utf-8"))
-    expected = analyzer.analyze(document.text)
+    expected = Analyzer.with_model().analyze(document.text)  # MEDDOCAN's guidelines, as BRAT output follows
     assert [(s.start, s.end, s.type) for s in written] == [(s.start, s.end, s.type) for s in expected]
     for span, line in zip(written, (out / "nota.ann").read_text(encoding="utf-8").splitlines(), strict=True):
         assert line.split("\t")[2] == NOTE[span.start:span.end]
@@ -122,3 +123,25 @@ def test_training_is_deterministic(tmp_path) -> None:
     models = [train(TrainConfig(train=corpus, out=tmp_path / f"m{i}", max_iterations=15)) for i in range(2)]
     assert models[0].read_bytes() == models[1].read_bytes()
     assert (tmp_path / "m0" / "training.json").exists()
+
+
+def test_crossval_scores_each_fold_with_a_model_that_never_saw_it(tmp_path) -> None:
+    from clinical.deid.__main__ import main as deid_main
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    documents = read_corpus("third_party/meddocan/train")[:6]
+    for document in documents:
+        (corpus / f"{document.name}.txt").write_text(document.text, encoding="utf-8", newline="")
+        (corpus / f"{document.name}.ann").write_text(format_ann(document.text, document.spans), encoding="utf-8")
+    errors = tmp_path / "errors.jsonl"
+    assert deid_main(["crossval", "--train", str(corpus), "--out", str(tmp_path / "cv"), "--folds", "3",
+                      "--max-iterations", "10", "--errors", str(errors)]) == 0
+    for fold in range(3):  # each fold's model was trained on the other four documents only
+        info = json.loads((tmp_path / "cv" / f"fold{fold}" / "training.json").read_text())
+        assert info["documents"] == 4
+    lines = [json.loads(line) for line in errors.read_text(encoding="utf-8").splitlines()]
+    assert lines and {line["kind"] for line in lines} <= {"missed", "wrong"}
+    for line in lines:
+        document = next(d for d in documents if d.name == line["document"])
+        assert document.text[line["start"]:line["end"]] == line["span"]

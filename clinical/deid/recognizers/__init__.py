@@ -21,6 +21,8 @@ from clinical.deid.recognizers.person_name import PersonNameRecognizer
 from clinical.deid.recognizers.phone import PhoneRecognizer
 from clinical.deid.recognizers.rfc import RfcRecognizer
 from clinical.deid.recognizers.rut import RutRecognizer
+from clinical.deid.recognizers.sex import SexRecognizer
+from clinical.deid.recognizers.subject_descriptor import SubjectDescriptorRecognizer
 from clinical.deid.recognizers.url import UrlRecognizer
 
 __all__ = [
@@ -43,6 +45,8 @@ __all__ = [
     "PhoneRecognizer",
     "RfcRecognizer",
     "RutRecognizer",
+    "SexRecognizer",
+    "SubjectDescriptorRecognizer",
     "UrlRecognizer",
     "default_name_recognizers",
     "default_rule_recognizers",
@@ -66,12 +70,14 @@ def default_rule_recognizers() -> list[PatternRecognizer]:
         UrlRecognizer(),
         PhoneRecognizer(),
         DateRecognizer(),
+        SexRecognizer(),
         ManufacturerRecognizer(),
         HealthUnitRecognizer(),
     ]
 
 
-def default_name_recognizers() -> list[PersonNameRecognizer | GazetteerNameRecognizer | KinshipRecognizer]:
-    """The recognisers of people: names announced by a trigger, unannounced full names, and
-    relatives mentioned by kinship ("dos hermanos"), which only MEDDOCAN's guidelines count."""
-    return [PersonNameRecognizer(), GazetteerNameRecognizer(), KinshipRecognizer()]
+def default_name_recognizers() -> list[PatternRecognizer]:
+    """The recognisers of people: names announced by a trigger, unannounced full names, and what
+    only MEDDOCAN's guidelines count: relatives mentioned by kinship ("dos hermanos") and
+    descriptions of the patient ("casada", "de origen boliviano")."""
+    return [PersonNameRecognizer(), GazetteerNameRecognizer(), KinshipRecognizer(), SubjectDescriptorRecognizer()]

@@ -1,4 +1,5 @@
-"""Dates: numeric (``12/05/2016``, ``3-7-04``) and written out (``21 de febrero de 2002``, ``mayo del 2006``)."""
+"""Dates: numeric (``12/05/2016``, ``3-7-04``) and written out (``21 de febrero de 2002``, ``mayo del 2006``,
+``30-marzo-2004``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ _MONTHS = (
     r"|(?:ene|feb|mar|abr|may|jun|jul|ago|sept|sep|set|oct|nov|dic)\.?)"
 )
 _NUMERIC = r"\d{1,2}(?P<sep>[/.-])\d{1,2}(?P=sep)(?:\d{4}|\d{2})"
-_DAY_MONTH_YEAR = rf"\d{{1,2}}(?:\s+de)?\s+{_MONTHS}(?:(?:\s+de(?:l)?|,)?\s+\d{{4}})?"
+_DAY_MONTH_YEAR = (rf"\d{{1,2}}(?:\s+de)?\s+{_MONTHS}(?:(?:\s+de(?:l)?|,)?\s+\d{{4}})?"
+                   rf"|\d{{1,2}}-{_MONTHS}-(?:\d{{4}}|\d{{2}})")
 _MONTH_YEAR = rf"{_MONTHS}(?:\s+de(?:l)?|,)?\s+\d{{4}}|{_MONTHS}-\d{{2}}(?:\d{{2}})?"
 
 

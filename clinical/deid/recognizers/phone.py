@@ -13,8 +13,8 @@ _NUMBER = re.compile(
     r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){1,4}(?![\w-])"
 )
 _PHONE_WORD = re.compile(
-    r"(?i)\b(?:tel[eé]fonos?|tfno|telf?|tlf|m[oó]vil|celular|cel|fono|whatsapp|llamar al)\b\.?[:.\s]*"
-    r"(?:\S+[:.\s]+){0,3}$"
+    r"(?i)\b(?:tel[eé]fonos?|tel[eé]f|tfnos?|tlfnos?|telfs?|tlfs?|tel|m[oó]vil|celular|cel|fono|whatsapp|llamar al)\b\.?[:.\s]*"
+    r"(?:\S+[:.\s]+){0,5}$"
 )
 _FAX_WORD = re.compile(r"(?i)\bfax\b\.?[:.\s]*(?:\S+[:.\s]+){0,3}$")
 
