@@ -63,6 +63,8 @@ HOW_TO_CONFIGURE = (
     "configure a translation model: export it with `python -m export bundle --checkpoint DIR --out models/NAME "
     "--catalog models/catalog.json --tasks translation` (or add \"translation\" to the \"tasks\" of its entry in "
     "models/catalog.json), then set ALTA_ONNX_MODEL=NAME and ALTA_ENGINES='[\"onnx\", \"template\"]'; "
+    "or serve it with vLLM (`python -m backend vllm-command`) and set ALTA_VLLM_BASE_URLS and "
+    "ALTA_VLLM_MODELS='{\"translation\": \"ADAPTER\"}' with \"vllm\" first in ALTA_ENGINES; "
     "GET /api/v1/models lists each engine's tasks")
 
 

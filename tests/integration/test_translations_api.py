@@ -81,6 +81,7 @@ def test_no_translation_engine_is_503_saying_how_to_configure_one(client: TestCl
     detail = answer.json()["detail"]
     assert "template (epicrisis)" in detail and "--tasks translation" in detail
     assert "ALTA_ONNX_MODEL" in detail and "ALTA_ENGINES" in detail
+    assert "ALTA_VLLM_BASE_URLS" in detail and "ALTA_VLLM_MODELS" in detail  # or serve it with vLLM
     assert scan_for_phi(answer.text) == [] and stored(sessions) == ([], [])
 
 
