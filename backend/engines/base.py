@@ -104,6 +104,10 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     async def health(self) -> EngineHealth: ...
 
+    def count_tokens(self, text: str) -> int | None:
+        """How many of this engine's tokens ``text`` is, when the engine has a tokenizer here."""
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release threads, sockets and sessions at shutdown."""
 

@@ -214,6 +214,9 @@ class OnnxEngine(Engine):
             return EngineHealth(False, f"busy: {self._active}/{self.max_concurrency} generations running")
         return EngineHealth(True, f"{self.model} {self.bundle.dtype} ({self._active}/{self.max_concurrency} generating)")
 
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
+
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 

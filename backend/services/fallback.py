@@ -184,8 +184,9 @@ async def first_stream(engines: Sequence[Engine], task: str,
             for event in failed_before_writing:
                 yield event
             yield StreamEvent("start", engine)
-        metrics.generation(engine.name, task, time.perf_counter() - started)
-        draft = Draft("".join(parts), engine.name, engine.model, engine.model_version)
+        text = "".join(parts)
+        metrics.generation(engine.name, task, time.perf_counter() - started, engine.count_tokens(text) if text else None)
+        draft = Draft(text, engine.name, engine.model, engine.model_version)
         yield StreamEvent("done", engine, draft=draft, fallbacks=tuple(passes.fallbacks()))
         return
     raise passes.unavailable()

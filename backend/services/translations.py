@@ -134,10 +134,7 @@ def translation_engines(registry: EngineRegistry) -> list[Engine]:
 
 def count_tokens_for(engine: Engine) -> CountTokens:
     """The engine's own tokenizer when it has one (the ONNX engine), else a conservative estimate."""
-    tokenizer = getattr(engine, "tokenizer", None)
-    if tokenizer is not None and callable(getattr(tokenizer, "encode", None)):
-        return lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids)
-    return estimate_tokens
+    return lambda text: engine.count_tokens(text) or estimate_tokens(text)
 
 
 def engine_complete(engine: Engine, settings: Settings, busy_wait_s: float = 0.0) -> Complete:

@@ -94,8 +94,9 @@ def test_sampling_parameters_reach_the_engine(api, auth, messages, bundle_dir):
     assert len(ask(max_tokens=2)) < len(greedy)
 
 
-def test_stream_sends_openai_chunks_then_done(api, auth, messages):
+def test_stream_sends_openai_chunks_then_done(api, auth, messages, bundle_dir):
     whole = api.post(CHAT, headers=auth, json={"model": "epicrisis", "messages": messages, "max_tokens": NEW_TOKENS})
+    tokens_before = generated_tokens()
     response = api.post(CHAT, headers=auth, json={"model": "epicrisis", "messages": messages,
                                                   "max_tokens": NEW_TOKENS, "stream": True})
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
@@ -110,6 +111,18 @@ def test_stream_sends_openai_chunks_then_done(api, auth, messages):
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop" and chunks[-1]["alta"]["fallbacks"] == []
     text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
     assert text == whole.json()["choices"][0]["message"]["content"] and len(chunks) > 3
+    # a streamed answer counts its tokens too, in the engine's own tokenizer
+    engine = OnnxEngine(open_bundle(bundle_dir))
+    try:
+        assert generated_tokens() - tokens_before == engine.count_tokens(text) > 0
+    finally:
+        engine.close()
+
+
+def generated_tokens() -> float:
+    from backend.core.metrics import REGISTRY
+
+    return REGISTRY.get_sample_value("alta_generated_tokens_total", {"engine": "onnx", "task": "epicrisis"}) or 0.0
 
 
 def test_models_lists_tasks_and_engine_models_that_chat(api, auth):
