@@ -25,7 +25,7 @@ Nothing here logs PHI: only counts and types. The mapping is PHI; keep it server
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 from clinical.deid.analyzer import Analyzer, Recognizer, default_analyzer
 from clinical.deid.anonymizer import Anonymizer, DeidResult
@@ -71,13 +71,17 @@ def deidentify(text: str, analyzer: Analyzer | None = None, types: Collection[st
     return Anonymizer().anonymize(text, spans)
 
 
-def reidentify(text: str, mapping: PhiMapping, strict: bool = True) -> str:
+def reidentify(text: str, mapping: PhiMapping, strict: bool = True,
+               render: Callable[[str, str], str] | None = None) -> str:
     """``text`` with every placeholder of ``mapping`` replaced by its original.
 
     With ``strict`` (the default) a placeholder the mapping does not know raises
     :class:`UnknownPlaceholderError`; check a model's output with :func:`check_placeholders` first.
+    ``render(placeholder_type, original)`` may rewrite each original for the output's language
+    (:func:`clinical.translate.english_phi.render_in_english`); without it the text is restored
+    byte for byte.
     """
-    return Deanonymizer().deanonymize(text, mapping, strict=strict)
+    return Deanonymizer().deanonymize(text, mapping, strict=strict, render=render)
 
 
 def surrogate(text: str, seed: int = 0, analyzer: Analyzer | None = None) -> SurrogateResult:

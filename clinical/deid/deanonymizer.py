@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 
 from clinical.deid.mapping import PhiMapping
 from clinical.deid.placeholders import PLACEHOLDER
@@ -25,7 +26,10 @@ class Deanonymizer:
     unknown placeholder raises rather than being left in the text for a reader to puzzle over.
     """
 
-    def deanonymize(self, text: str, mapping: PhiMapping, strict: bool = True) -> str:
+    def deanonymize(self, text: str, mapping: PhiMapping, strict: bool = True,
+                    render: Callable[[str, str], str] | None = None) -> str:
+        """``text`` with its placeholders replaced; ``render(type, original)``, when given, writes
+        each original as the output needs it (a translation's dates in English), else as it was."""
         unknown = 0
 
         def restore(match: re.Match[str]) -> str:
@@ -34,7 +38,7 @@ class Deanonymizer:
             if original is None:
                 unknown += 1
                 return match.group()
-            return original
+            return render(match.group(1), original) if render is not None else original
 
         restored = PLACEHOLDER.sub(restore, text)
         if unknown:

@@ -24,6 +24,7 @@ from clinical.deid.placeholders import PLACEHOLDER
 from clinical.glossary import hints as glossary_hints
 from clinical.glossary import term_accuracy
 from clinical.translate.chunking import PAGE_BREAK, Chunk, CountTokens, chunk_text, estimate_tokens
+from clinical.translate.english_phi import render_in_english
 
 __all__ = [
     "DEFAULT_BUDGET",
@@ -205,7 +206,8 @@ async def translate_deidentified(
                                f"{describe_report(report)}; nothing was returned")
     logger.info("translated %d chunks (%d cached, %d retries), %d placeholders", len(work), cached, retried,
                 len(deid.mapping))
-    return TranslationResult(reidentify(deidentified, deid.mapping), deidentified, len(work), cached, retried,
+    english = reidentify(deidentified, deid.mapping, render=render_in_english)  # dates and ages in English
+    return TranslationResult(english, deidentified, len(work), cached, retried,
                              len(deid.mapping), term_accuracy(deid.text, deidentified))
 
 
