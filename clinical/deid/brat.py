@@ -8,12 +8,13 @@ Only text-bound annotations (``T`` lines) matter for de-identification; a discon
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from clinical.deid.span import PhiSpan
 
-__all__ = ["BratDocument", "format_ann", "parse_ann", "read_corpus"]
+__all__ = ["BratDocument", "format_ann", "parse_ann", "read_corpus", "write_corpus"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,17 @@ def format_ann(text: str, spans: list[PhiSpan] | tuple[PhiSpan, ...]) -> str:
         surface = text[span.start:span.end].replace("\r", " ").replace("\n", " ")
         lines.append(f"T{number}\t{span.type} {span.start} {span.end}\t{surface}\n")
     return "".join(lines)
+
+
+def write_corpus(documents: Iterable[BratDocument], directory: str | Path) -> Path:
+    """``NAME.txt`` and ``NAME.ann`` for every document, in ``directory`` (created); read back by
+    :func:`read_corpus` as they were."""
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    for document in documents:
+        (folder / f"{document.name}.txt").write_text(document.text, encoding="utf-8", newline="")
+        (folder / f"{document.name}.ann").write_text(format_ann(document.text, document.spans), encoding="utf-8")
+    return folder
 
 
 def read_corpus(directory: str | Path) -> list[BratDocument]:

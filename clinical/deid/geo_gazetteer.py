@@ -8,12 +8,11 @@ equal a name, starting at a capitalised word.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from functools import cache
-from importlib import resources
 
 from clinical.deid.name_words import fold
+from clinical.deid.place_gazetteer import read_data_table
 
 __all__ = ["GEO_FILE", "load_geo", "match_places"]
 
@@ -26,13 +25,9 @@ def load_geo() -> dict[tuple[str, ...], str]:
     """Folded token tuple ("fort", "worth") -> ``city``, ``region`` or ``country``."""
     from clinical.deid.tokenizer import tokenize
 
-    data = resources.files("clinical.deid").joinpath("data", GEO_FILE)
-    if not data.is_file():
-        raise FileNotFoundError(f"place gazetteer {GEO_FILE} not found under clinical/deid/data/; build it with "
-                                "`python -m clinical.deid geo`")
-    lines = [line for line in data.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
+    rows = read_data_table(GEO_FILE, "place gazetteer", "python -m clinical.deid geo")
     table: dict[tuple[str, ...], str] = {}
-    for row in csv.DictReader(lines, delimiter="\t"):
+    for row in rows:
         key = tuple(fold(t.text) for t in tokenize(row["name"]))
         if 0 < len(key) <= _MAX_WORDS:
             table.setdefault(key, row["kind"])

@@ -30,7 +30,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from clinical.deid.name_extension import PERSON_TYPES
+from clinical.deid.name_extension import PERSON_TYPES, only_ordinary_words
 from clinical.deid.name_gazetteer import NameGazetteer
 from clinical.deid.name_words import PARTICLES, fold, is_not_name
 from clinical.deid.span import PhiSpan
@@ -270,6 +270,4 @@ def _mistaken_for_another_kind(text: str, span: PhiSpan, name: PhiSpan, gazettee
         return True
     if not (span.start <= name.start and name.end <= span.end):
         return False
-    rest = text[span.start:name.start] + " " + text[name.end:span.end]
-    return not any(c.isdigit() for c in rest) and all(
-        w.islower() or is_not_name(w, gazetteer.words) for w in re.findall(r"[^\W\d_]+", rest))
+    return only_ordinary_words(text[span.start:name.start] + " " + text[name.end:span.end], gazetteer)

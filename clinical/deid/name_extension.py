@@ -25,13 +25,27 @@ from clinical.deid.name_words import ORGANISATION_WORDS, PARTICLES, PERSON_TOO, 
 from clinical.deid.span import PhiSpan
 
 __all__ = ["PERSON_TYPES", "complete_names", "cut_names_before_other_phi", "drop_model_spans_around_names",
-           "end_names_at_organisations", "has_name_word"]
+           "end_names_at_organisations", "has_name_word", "only_ordinary_words"]
 
 PERSON_TYPES = frozenset({"NOMBRE_SUJETO_ASISTENCIA", "NOMBRE_PERSONAL_SANITARIO", "FAMILIARES_SUJETO_ASISTENCIA"})
 _MAX_EXTRA_WORDS = 3
 _NEXT_WORD = re.compile(r"[ \t]{1,2}((?:(?:de|del|la|las|los|y|DE|DEL|LA|LAS|LOS|Y)[ \t]+){0,2})([^\W\d_]+(?:['’-][^\W\d_]+)*)")
 _PREVIOUS_WORD = re.compile(r"(?<![\w'’-])([^\W\d_]+)[ \t]{1,2}$")
 _WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+
+
+def only_ordinary_words(words: str, gazetteer: NameGazetteer) -> bool:
+    """Whether ``words`` hold no digit and no capitalised word but known non-names ("Paciente",
+    "evoluciona bien"): what may be cut from around a name without hiding any PHI."""
+    return not any(c.isdigit() for c in words) and all(
+        w.islower() or is_not_name(w, gazetteer.words) for w in _WORD.findall(words))
+
+
+def _end_at_alnum(text: str, start: int, end: int) -> int:
+    """``end`` moved back past spaces and punctuation, not before ``start``."""
+    while end > start and not text[end - 1].isalnum():
+        end -= 1
+    return end
 
 
 def has_name_word(text: str, span: PhiSpan, gazetteer: NameGazetteer) -> bool:
@@ -107,9 +121,7 @@ def cut_names_before_other_phi(text: str, spans: Sequence[PhiSpan], gazetteer: N
     for span in spans:
         if span.type in PERSON_TYPES and span.source.startswith(_NAME_RULE_SOURCES):
             cut = min((o.start for o in others if span.start < o.start < span.end <= o.end), default=span.end)
-            end = cut
-            while end > span.start and not text[end - 1].isalnum():
-                end -= 1
+            end = _end_at_alnum(text, span.start, cut)
             if end <= span.start:
                 continue
             if end != span.end:
@@ -134,8 +146,7 @@ def drop_model_spans_around_names(text: str, spans: Sequence[PhiSpan], gazetteer
         for name in names:
             if span.overlaps(name) and (span.start, span.end) != (name.start, name.end):
                 rest = text[span.start:max(span.start, name.start)] + " " + text[min(span.end, name.end):span.end]
-                if not any(c.isdigit() for c in rest) and all(
-                        w.islower() or is_not_name(w, gazetteer.words) for w in _WORD.findall(rest)):
+                if only_ordinary_words(rest, gazetteer):
                     return True
         return False
 
@@ -160,9 +171,7 @@ def end_names_at_organisations(text: str, spans: Sequence[PhiSpan]) -> list[PhiS
                 word = fold(token.group().strip(".,;:()\"'"))
                 if any(c.isdigit() for c in token.group()) or (
                         word in ORGANISATION_WORDS and word not in PERSON_TOO and word not in _IN_NAMES):
-                    end = token.start()
-                    while end > span.start and not text[end - 1].isalnum():
-                        end -= 1
+                    end = _end_at_alnum(text, span.start, token.start())
                     span = PhiSpan(span.start, end, span.type, span.source, span.validated)
                     break
         out.append(span)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from clinical.deid import Analyzer, check_placeholders, default_analyzer, deidentify, reidentify
 from clinical.deid.__main__ import main
-from clinical.deid.brat import format_ann, parse_ann, read_corpus
+from clinical.deid.brat import format_ann, parse_ann, read_corpus, write_corpus
 from clinical.deid.crf_recognizer import DEFAULT_MODEL_PATH, CrfRecognizer
 from clinical.deid.span import PhiSpan
 
@@ -115,11 +115,7 @@ def test_annotate_command_writes_one_ann_per_txt(tmp_path) -> None:
 def test_training_is_deterministic(tmp_path) -> None:
     from clinical.deid.training import TrainConfig, train
 
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for document in read_corpus("third_party/meddocan/train")[:4]:
-        (corpus / f"{document.name}.txt").write_text(document.text, encoding="utf-8", newline="")
-        (corpus / f"{document.name}.ann").write_text(format_ann(document.text, document.spans), encoding="utf-8")
+    corpus = write_corpus(read_corpus("third_party/meddocan/train")[:4], tmp_path / "corpus")
     models = [train(TrainConfig(train=corpus, out=tmp_path / f"m{i}", max_iterations=15)) for i in range(2)]
     assert models[0].read_bytes() == models[1].read_bytes()
     assert (tmp_path / "m0" / "training.json").exists()
@@ -128,12 +124,8 @@ def test_training_is_deterministic(tmp_path) -> None:
 def test_crossval_scores_each_fold_with_a_model_that_never_saw_it(tmp_path) -> None:
     from clinical.deid.__main__ import main as deid_main
 
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
     documents = read_corpus("third_party/meddocan/train")[:6]
-    for document in documents:
-        (corpus / f"{document.name}.txt").write_text(document.text, encoding="utf-8", newline="")
-        (corpus / f"{document.name}.ann").write_text(format_ann(document.text, document.spans), encoding="utf-8")
+    corpus = write_corpus(documents, tmp_path / "corpus")
     errors = tmp_path / "errors.jsonl"
     assert deid_main(["crossval", "--train", str(corpus), "--out", str(tmp_path / "cv"), "--folds", "3",
                       "--max-iterations", "10", "--errors", str(errors)]) == 0

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from clinical.deid import Analyzer, check_placeholders, default_analyzer, deidentify, reidentify
 from clinical.deid.__main__ import main
-from clinical.deid.brat import format_ann, read_corpus
+from clinical.deid.brat import format_ann, read_corpus, write_corpus
 from clinical.deid.name_consistency import harmonise_person_types, propagate_name_variants
 from clinical.deid.name_extension import complete_names, drop_model_spans_around_names
 from clinical.deid.name_gazetteer import load_gazetteer
@@ -365,11 +365,7 @@ def test_gazetteer_build_reads_meddocan_name_fields(tmp_path) -> None:
 
 
 def test_evaluate_command_scores_either_profile(tmp_path) -> None:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for document in read_corpus("third_party/meddocan/train")[:2]:
-        (corpus / f"{document.name}.txt").write_text(document.text, encoding="utf-8", newline="")
-        (corpus / f"{document.name}.ann").write_text(format_ann(document.text, document.spans), encoding="utf-8")
+    corpus = write_corpus(read_corpus("third_party/meddocan/train")[:2], tmp_path / "corpus")
     for profile in ("meddocan", "translation"):
         out = tmp_path / f"{profile}.json"
         assert main(["evaluate", "--data", str(corpus), "--profile", profile, "--json", str(out)]) == 0
