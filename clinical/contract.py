@@ -32,7 +32,7 @@ from pydantic import BaseModel
 
 from clinical.record import HospitalStay
 
-CONTRACT_VERSION = "1"
+CONTRACT_VERSION = "2"  # 2: the inpatient-treatment section
 Task = Literal["epicrisis", "translation", "reasoning"]
 
 SYSTEM_PROMPTS: dict[str, str] = {
@@ -41,9 +41,10 @@ SYSTEM_PROMPTS: dict[str, str] = {
         "del registro de hospitalización que recibes en JSON, en español clínico, en tercera persona "
         "y en texto plano, con estas secciones en mayúsculas: IDENTIFICACIÓN, MOTIVO DE INGRESO, "
         "ANTECEDENTES, DIAGNÓSTICOS DE EGRESO, PROCEDIMIENTOS, EVOLUCIÓN, EXÁMENES RELEVANTES, "
-        "TRATAMIENTO AL ALTA, INDICACIONES y CONTROLES. Omite las secciones sin datos. Incluye todos "
-        "los diagnósticos con su código CIE-10, todos los procedimientos y todos los medicamentos "
-        "al alta con dosis, vía, frecuencia y duración. Escribe las fechas con el mes en palabras. "
+        "TRATAMIENTO DURANTE LA HOSPITALIZACIÓN, TRATAMIENTO AL ALTA, INDICACIONES y CONTROLES. "
+        "Omite las secciones sin datos. Incluye todos los diagnósticos con su código CIE-10, todos los "
+        "procedimientos y todos los medicamentos de la hospitalización y del alta con dosis, vía, "
+        "frecuencia y duración. Escribe las fechas con el mes en palabras. "
         "No agregues fármacos, dosis, fechas ni hallazgos que no estén en el registro."
     ),
     "translation": (

@@ -16,11 +16,16 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    PlainValidator,
     StringConstraints,
+    TypeAdapter,
+    ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -28,8 +33,23 @@ from pydantic_core import PydanticCustomError
 
 from clinical.identifiers import check_identifier
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
+# C0 controls (NUL, escape, ...) and DEL are never clinical text: they break storage, printing and
+# the prompt. Tab, newline and carriage return are ordinary whitespace and stay.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def no_control_characters(value: str) -> str:
+    """Refuse text holding a control character; the error names the field, never the value."""
+    if _CONTROL.search(value):
+        raise PydanticCustomError(
+            "control_character", "contains a control character (NUL or another C0 code); remove it"
+        )
+    return value
+
+
+Clean = AfterValidator(no_control_characters)
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), Clean]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000), Clean]
 
 # CIE-10 as used in Chile (WHO, one extra character) and Mexico/Spain (CIE-10-ES, up to four):
 # a letter, two digits, then optionally a dot and 1-4 characters ("J18.9", "E11.65", "S72.001A").
@@ -66,7 +86,7 @@ class IdentifierType(StrEnum):
 
 class Identifier(Schema):
     type: IdentifierType
-    value: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+    value: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40), Clean]
 
     @model_validator(mode="after")
     def _check_digit(self) -> Identifier:
@@ -84,6 +104,9 @@ class Patient(Schema):
         default=None, description="Age at admission, when the birth date is not known."
     )
     identifiers: list[Identifier] = Field(default_factory=list, max_length=10)
+    weight_kg: Annotated[Decimal, Field(gt=0, le=400, max_digits=6, decimal_places=3)] | None = Field(
+        default=None, description="Weight at admission in kg; required when a dose is per kg (children)."
+    )
 
     @model_validator(mode="after")
     def _age_known(self) -> Patient:
@@ -167,7 +190,7 @@ class Diagnosis(Schema):
 class Procedure(Schema):
     performed_on: dt.date
     description: Text
-    code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)] | None = None
+    code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20), Clean] | None = None
 
 
 class Route(StrEnum):
@@ -189,13 +212,72 @@ class Route(StrEnum):
 
 
 Dose = Annotated[Decimal, Field(gt=0, max_digits=10, decimal_places=4)]
-Unit = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+Unit = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20), Clean]
+_COMBINATION = re.compile(r"^\s*(\d+(?:[.,]\d+)?)(?:\s*/\s*(\d+(?:[.,]\d+)?))+\s*$")
+_COMBINATION_PART = re.compile(r"\d+(?:[.,]\d+)?")
+
+
+def _combination(value: str) -> str:
+    """A combination product's dose, one amount per component: "875/125" (written as the box says)."""
+    if not _COMBINATION.match(value):
+        raise PydanticCustomError(
+            "combination_dose_invalid",
+            "a dose is a positive number, or for a combination product one amount per component "
+            "separated by '/', e.g. 875/125",
+        )
+    parts = [Decimal(p.replace(",", ".")) for p in _COMBINATION_PART.findall(value)]
+    if any(p <= 0 for p in parts):
+        raise PydanticCustomError("combination_dose_invalid", "every amount of a combination dose must be positive")
+    return "/".join(format(p.normalize(), "f") for p in parts)
+
+
+_SINGLE_DOSE = TypeAdapter(Dose)
+
+
+def _dose(value: object) -> Decimal | str:
+    """A single dose (Decimal) or a combination product's "875/125" (normalised string)."""
+    if isinstance(value, str) and "/" in value:
+        if len(value) > 40:
+            raise PydanticCustomError("combination_dose_invalid", "a combination dose has at most 40 characters")
+        return _combination(value)
+    try:
+        return _SINGLE_DOSE.validate_python(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        # pydantic's own type and message (e.g. greater_than), which never repeat the value
+        raise PydanticCustomError(first["type"], first["msg"]) from None
+
+
+DoseOrCombination = Annotated[
+    Decimal | str,
+    PlainValidator(_dose),
+    WithJsonSchema({"anyOf": [
+        {"type": "number", "exclusiveMinimum": 0},
+        {"type": "string", "pattern": r"^\d+([.,]\d+)?(\s*/\s*\d+([.,]\d+)?)+$"},
+    ]}),
+]
+
+
+def dose_parts(dose: Decimal | str) -> tuple[Decimal, ...]:
+    """The amounts of a dose: one for a single drug, one per component for "875/125"."""
+    if isinstance(dose, Decimal):
+        return (dose,)
+    return tuple(Decimal(p) for p in dose.split("/"))
+
+
+def is_per_kg(unit: str) -> bool:
+    """Whether a dose unit is per kilogram of body weight ("mg/kg", "mcg/kg/min")."""
+    return bool(re.search(r"/\s*kg\b", unit, re.IGNORECASE))
 
 
 class Medication(Schema):
     name: Text
-    dose: Dose
-    unit: Unit = Field(description="Unit of the dose: mg, g, mcg, UI, mL, gotas, comprimido, puff...")
+    dose: DoseOrCombination = Field(
+        description="A positive number; for a combination product one amount per component, '875/125' "
+                    "(amoxicilina/ácido clavulánico 875/125 mg)."
+    )
+    unit: Unit = Field(description="Unit of the dose: mg, g, mcg, UI, mL, gotas, comprimido, puff; "
+                                   "'mg/kg' for a per-kg dose (needs patient.weight_kg)")
     route: Route
     frequency: Text = Field(description="e.g. 'cada 8 horas', 'una vez al día'")
     duration: Text | None = Field(default=None, description="e.g. '7 días'; omit when indefinite")
@@ -203,7 +285,7 @@ class Medication(Schema):
 
 class Lab(Schema):
     name: Text
-    value: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+    value: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60), Clean]
     unit: Unit | None = None
     taken_on: dt.date
     abnormal: bool = False
@@ -347,6 +429,13 @@ def _check_stay(stay: HospitalStay, now: dt.date) -> None:
     for i, fu in enumerate(stay.follow_ups):
         if fu.date is not None and fu.date < discharged:
             raise _error(f"follow_ups[{i}].date", "follow_up_before_discharge", "follow-up is before discharge")
+
+    if stay.patient.weight_kg is None:
+        for group in ("inpatient_medications", "discharge_medications"):
+            for i, med in enumerate(getattr(stay, group)):
+                if is_per_kg(med.unit):
+                    raise _error(f"{group}[{i}].unit", "weight_missing",
+                                 "a per-kg dose needs the patient's weight: give patient.weight_kg")
 
     if stay.discharge.condition is DischargeCondition.DECEASED:
         if stay.discharge_medications or stay.follow_ups:

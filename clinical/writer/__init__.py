@@ -28,6 +28,7 @@ SECTION_KEYS = (
     "procedimientos",
     "evolucion",
     "examenes",
+    "tratamiento_hospitalizacion",
     "tratamiento_alta",
     "indicaciones",
     "controles",

@@ -12,7 +12,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from clinical.record import (
     AdmissionOrigin,
@@ -25,6 +25,8 @@ from clinical.record import (
     Route,
     Sex,
     VitalSigns,
+    dose_parts,
+    is_per_kg,
 )
 
 # fmt: off
@@ -42,6 +44,7 @@ SECTION_TITLES = {
     "procedimientos": "PROCEDIMIENTOS",
     "evolucion": "EVOLUCIÓN",
     "examenes": "EXÁMENES RELEVANTES",
+    "tratamiento_hospitalizacion": "TRATAMIENTO DURANTE LA HOSPITALIZACIÓN",
     "tratamiento_alta": "TRATAMIENTO AL ALTA",
     "indicaciones": "INDICACIONES",
     "controles": "CONTROLES",
@@ -151,9 +154,36 @@ def format_unit(dose: Decimal, unit: str) -> str:
     return unit
 
 
-def format_dose(med: Medication) -> str:
-    """Dose and unit of a medication as written in a prescription: ``500 mg``, ``0,5 mg``, ``1 gota``."""
-    return f"{format_decimal(med.dose)} {format_unit(med.dose, med.unit)}"
+def format_dose(med: Medication, weight_kg: Decimal | None = None) -> str:
+    """Dose and unit of a medication as written in a prescription: ``500 mg``, ``0,5 mg``, ``1 gota``,
+    ``875/125 mg`` for a combination product, ``15 mg/kg (165 mg)`` for a per-kg dose."""
+    parts = dose_parts(med.dose)
+    if len(parts) > 1:
+        return f"{'/'.join(format_decimal(p) for p in parts)} {med.unit}"
+    text = f"{format_decimal(parts[0])} {format_unit(parts[0], med.unit)}"
+    total = per_kg_total(med, weight_kg)
+    if total is not None:
+        text += f" ({format_decimal(total[0])} {total[1]})"
+    return text
+
+
+def prescription(med: Medication, weight_kg: Decimal | None = None) -> str:
+    """One prescription line: ``Levofloxacino 750 mg vía oral cada 24 horas por 2 días.``"""
+    text = (f"{inline(med.name)} {format_dose(med, weight_kg)} {route_phrase(med.route)} "
+            f"{inline(med.frequency).strip('.')}{duration_phrase(med.duration)}")
+    return sentence(text)
+
+
+def per_kg_total(med: Medication, weight_kg: Decimal | None) -> tuple[Decimal, str] | None:
+    """The whole dose of a per-kg prescription for this weight: 15 mg/kg at 11 kg is (165, "mg").
+
+    Rounded to one decimal, as a nurse would draw it up; None when the dose is not per kg.
+    """
+    if weight_kg is None or not is_per_kg(med.unit) or len(dose_parts(med.dose)) != 1:
+        return None
+    unit = re.sub(r"\s*/\s*kg\b", "", med.unit, flags=re.IGNORECASE).strip()
+    total = (dose_parts(med.dose)[0] * weight_kg).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return total, unit
 
 
 _ROUTES = {Route.NEBULIZED: "en nebulización"}
@@ -357,6 +387,7 @@ _FILTERS = {
     "join_list": join_list,
     "decimal": format_decimal,
     "dose": format_dose,
+    "prescription": prescription,
     "route": route_phrase,
     "duration": duration_phrase,
     "with_unit": with_unit,

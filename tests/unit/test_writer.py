@@ -105,6 +105,7 @@ def test_example_has_every_section_in_order(example: HospitalStay) -> None:
         "PROCEDIMIENTOS",
         "EVOLUCIÓN",
         "EXÁMENES RELEVANTES",
+        "TRATAMIENTO DURANTE LA HOSPITALIZACIÓN",
         "TRATAMIENTO AL ALTA",
         "INDICACIONES",
         "CONTROLES",
@@ -302,6 +303,7 @@ def test_empty_optional_sections_are_omitted() -> None:
         follow_ups=[],
         discharge_instructions=[],
         discharge_medications=[],
+        inpatient_medications=[],
     )
     assert keys(stay) == ["identificacion", "motivo", "antecedentes", "diagnosticos", "evolucion"]
     text = render_epicrisis(stay)
@@ -310,6 +312,7 @@ def test_empty_optional_sections_are_omitted() -> None:
         "EXÁMENES RELEVANTES",
         "CONTROLES",
         "INDICACIONES",
+        "TRATAMIENTO DURANTE LA HOSPITALIZACIÓN",
         "TRATAMIENTO AL ALTA",
     ):
         assert title not in text
@@ -456,3 +459,31 @@ def test_any_valid_record_renders_completely(stay: HospitalStay) -> None:
     # And the same output checks that judge a model's draft find nothing to report.
     report = check_draft(stay, text)
     assert report.ok, report.to_dict()
+
+
+# --- inpatient treatment, combination products, per-kg doses -----------------------------------
+
+
+def test_inpatient_treatment_lists_every_inpatient_drug(example: HospitalStay) -> None:
+    body = section(example, "tratamiento_hospitalizacion")
+    assert body.splitlines() == [
+        "1. Ceftriaxona 2 g vía intravenosa cada 24 horas por 5 días.",
+        "2. Insulina cristalina 4 UI vía subcutánea según esquema.",
+        "3. Paracetamol 1 g vía oral cada 8 horas si fiebre.",
+    ]
+
+
+def test_combination_product_and_per_kg_dose() -> None:
+    stay = variant(
+        patient={**example_dict()["patient"], "weight_kg": 11},
+        discharge_medications=[
+            {"name": "Amoxicilina/ácido clavulánico", "dose": "875/125", "unit": "mg", "route": "oral",
+             "frequency": "cada 12 horas", "duration": "7 días"},
+            {"name": "Paracetamol", "dose": 15, "unit": "mg/kg", "route": "oral", "frequency": "cada 6 horas"},
+        ],
+    )
+    assert section(stay, "tratamiento_alta").splitlines() == [
+        "1. Amoxicilina/ácido clavulánico 875/125 mg vía oral cada 12 horas por 7 días.",
+        "2. Paracetamol 15 mg/kg (165 mg) vía oral cada 6 horas.",
+    ]
+    assert "Peso: 11 kg" in section(stay, "identificacion")
