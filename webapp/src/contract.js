@@ -13,12 +13,13 @@
 export const FIELD_KINDS = {
   'patient.birth_date': 'date',
   'patient.age_years': 'number',
+  'patient.weight_kg': 'number',
   'admission.admitted_at': 'datetime',
   'discharge.discharged_on': 'date',
   'diagnoses[].code': 'cie10',
   'procedures[].performed_on': 'date',
-  'inpatient_medications[].dose': 'number',
-  'discharge_medications[].dose': 'number',
+  'inpatient_medications[].dose': 'dose',
+  'discharge_medications[].dose': 'dose',
   'labs[].taken_on': 'date',
   'labs[].abnormal': 'boolean',
   'vital_signs[].taken_at': 'datetime',
@@ -54,8 +55,30 @@ export function normaliseDatetime(value) {
   return m ? `${m[1]}T${m[2]}:${m[3]}:${m[4] ?? '00'}` : value.trim();
 }
 
+/** "0875,50" -> "875.5": a decimal amount as Python's format(Decimal(x).normalize(), "f") writes it. */
+function normaliseAmount(text) {
+  const [whole, fraction = ''] = text.replace(',', '.').split('.');
+  const digits = whole.replace(/^0+(?=\d)/, '');
+  const decimals = fraction.replace(/0+$/, '');
+  return decimals ? `${digits}.${decimals}` : digits;
+}
+
+/**
+ * A combination product's dose as clinical.record writes it: "875 / 125,0" -> "875/125". A string
+ * that is not a combination is left trimmed (the schema refuses it; schema.js says why).
+ */
+export function normaliseCombinationDose(value) {
+  const text = value.trim();
+  if (!/^\d+(?:[.,]\d+)?(?:\s*\/\s*\d+(?:[.,]\d+)?)+$/.test(text)) return text;
+  return text.match(/\d+(?:[.,]\d+)?/g).map(normaliseAmount).join('/');
+}
+
 function normaliseScalar(value, kind) {
   if (typeof value === 'string') {
+    if (kind === 'dose') {
+      if (value.includes('/')) return normaliseCombinationDose(value);
+      return normaliseScalar(value, 'number');
+    }
     if (kind === 'cie10') return normaliseCie10(value);
     if (kind === 'datetime') return normaliseDatetime(value);
     if (kind === 'number' && value.trim() !== '' && Number.isFinite(Number(value))) return Number(value);

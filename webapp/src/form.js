@@ -35,11 +35,12 @@ function input(field, path, value) {
     control = h('input', { id, type: 'checkbox', 'data-path': path, 'data-type': 'checkbox' });
     control.checked = Boolean(value ?? field.default);
   } else {
-    const types = { date: 'date', datetime: 'datetime-local', int: 'text', decimal: 'text' };
+    const types = { date: 'date', datetime: 'datetime-local', int: 'text', decimal: 'text', dose: 'text' };
     control = h('input', {
       id, type: types[field.type] ?? 'text', 'data-path': path, 'data-type': field.type,
       inputmode: field.type === 'int' ? 'numeric' : field.type === 'decimal' ? 'decimal' : undefined,
       step: field.type === 'datetime' ? '1' : undefined, autocomplete: 'off',
+      placeholder: field.type === 'dose' ? 'ej. 500 o 875/125' : undefined,
     });
     control.value = value === undefined || value === null ? ''
       : field.type === 'datetime' ? String(value).slice(0, 19) : String(value);
@@ -182,7 +183,8 @@ function readControl(control) {
   if (type === 'checkbox') return control.checked;
   const raw = control.value;
   if (raw.trim() === '') return undefined;
-  if (type === 'int' || type === 'decimal') {
+  if (type === 'dose' && raw.includes('/')) return raw.trim(); // a combination product: "875/125"
+  if (type === 'int' || type === 'decimal' || type === 'dose') {
     const n = Number(raw.trim().replace(',', '.'));
     return Number.isFinite(n) ? n : raw;
   }

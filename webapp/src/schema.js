@@ -17,7 +17,8 @@ export const ROUTES = opts('oral', 'intravenosa', 'intramuscular', 'subcutánea'
 
 const MEDICATION = [
   { key: 'name', label: 'Medicamento', type: 'text', required: true },
-  { key: 'dose', label: 'Dosis', type: 'decimal', required: true, gt: 0, places: 4 },
+  // A number, or for a combination product one amount per component: "875/125" (clinical.record).
+  { key: 'dose', label: 'Dosis', type: 'dose', required: true, gt: 0, places: 4 },
   { key: 'unit', label: 'Unidad', type: 'text', required: true, max: 20 },
   { key: 'route', label: 'Vía', type: 'select', required: true, options: ROUTES },
   { key: 'frequency', label: 'Frecuencia', type: 'text', required: true },
@@ -33,6 +34,7 @@ export const SECTIONS = [
       options: opts(['F', 'Femenino'], ['M', 'Masculino'], ['X', 'Otro / no consignado']) },
     { key: 'birth_date', label: 'Fecha de nacimiento', type: 'date' },
     { key: 'age_years', label: 'Edad (años)', type: 'int', min: 0, max: 130 },
+    { key: 'weight_kg', label: 'Peso (kg)', type: 'decimal', gt: 0, max: 400, places: 3 },
   ] },
   { path: 'patient.identifiers', title: 'Identificadores del paciente', kind: 'rows', add: 'Agregar identificador', max: 10,
     fields: [
@@ -152,6 +154,9 @@ export const MESSAGES = {
   vitals_empty: 'Registre al menos una medición.',
   bp_incomplete: 'La presión arterial necesita sistólica y diastólica.',
   bp_inverted: 'La diastólica debe ser menor que la sistólica.',
+  control_character: 'El texto tiene un carácter de control (NUL u otro invisible): bórrelo y vuelva a escribir el texto.',
+  combination_dose_invalid: 'Dosis no válida: un número mayor que cero o, en un medicamento combinado, una cantidad por componente separadas por «/» (ej. 875/125).',
+  weight_missing: 'Una dosis por kg necesita el peso del paciente: complete «Peso (kg)».',
 };
 const FALLBACK = 'Valor no válido.';
 
@@ -180,6 +185,24 @@ function validDatetime(value) {
     && Number(norm.slice(11, 13)) < 24 && Number(norm.slice(14, 16)) < 60 && Number(norm.slice(17, 19)) < 60;
 }
 
+// C0 controls (NUL, escape...) and DEL, as clinical.record refuses them; tab and newlines are whitespace.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
+const COMBINATION = /^\s*\d+(?:[.,]\d+)?(?:\s*\/\s*\d+(?:[.,]\d+)?)+\s*$/;
+
+/** Whether a dose unit is per kilogram of body weight ("mg/kg", "mcg/kg/min"): clinical.record.is_per_kg. */
+export function isPerKg(unit) {
+  return typeof unit === 'string' && /\/\s*kg\b/i.test(unit);
+}
+
+/** The problem with a combination dose ("875/125"), or null: one positive amount per component. */
+export function combinationProblem(value) {
+  const text = String(value);
+  if (text.length > 40 || !COMBINATION.test(text)) return MESSAGES.combination_dose_invalid;
+  const parts = text.match(/\d+(?:[.,]\d+)?/g).map((p) => Number(p.replace(',', '.')));
+  return parts.every((p) => p > 0) ? null : MESSAGES.combination_dose_invalid;
+}
+
 const isBlank = (v) => v === undefined || v === null || (typeof v === 'string' && v.trim() === '');
 
 function decimalPlaces(value) {
@@ -191,6 +214,11 @@ function decimalPlaces(value) {
 /** The problem with one field's value, or null. */
 function checkField(field, value) {
   if (isBlank(value)) return field.required ? MESSAGES.missing : null;
+  if (typeof value === 'string' && CONTROL.test(value)) return MESSAGES.control_character;
+  if (field.type === 'dose') {
+    if (typeof value === 'string' && value.includes('/')) return combinationProblem(value);
+    return checkField({ ...field, type: 'decimal' }, value);
+  }
   switch (field.type) {
     case 'text': case 'longtext': {
       const max = field.max ?? (field.type === 'longtext' ? 20000 : 500);
@@ -307,6 +335,11 @@ export function validateRecord(record, today) {
   (record.follow_ups ?? []).forEach((f, i) => {
     if (!isBlank(f.date) && f.date.trim() < discharged) add(`follow_ups.${i}.date`, MESSAGES.follow_up_before_discharge);
   });
+  if (isBlank(record.patient.weight_kg)) {
+    for (const group of ['inpatient_medications', 'discharge_medications']) {
+      (record[group] ?? []).forEach((m, i) => { if (isPerKg(m?.unit)) add(`${group}.${i}.unit`, MESSAGES.weight_missing); });
+    }
+  }
   if (record.discharge.condition === 'fallecido'
       && ((record.discharge_medications ?? []).length || (record.follow_ups ?? []).length)) {
     add('discharge.condition', MESSAGES.deceased_with_plan);

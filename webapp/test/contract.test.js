@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
 import {
-  UnknownFieldError, canonicalJson, epicrisisMessages, epicrisisPrompt, normaliseCie10, normaliseDatetime,
+  UnknownFieldError, canonicalJson, epicrisisMessages, epicrisisPrompt, normaliseCie10, normaliseCombinationDose,
+  normaliseDatetime,
 } from '../src/contract.js';
 
 const read = (rel) => JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf-8'));
@@ -72,4 +73,17 @@ test('CIE-10 and datetime normalisation', () => {
   assert.equal(normaliseCie10('E11.65'), 'E11.65');
   assert.equal(normaliseDatetime('2026-01-10T14:35'), '2026-01-10T14:35:00');
   assert.equal(normaliseDatetime('2026-01-10 14:35:07Z'), '2026-01-10T14:35:07');
+});
+
+test('doses: numbers as numbers, combination products written as clinical.record writes them', () => {
+  assert.equal(normaliseCombinationDose(' 875 / 125,50 '), '875/125.5');
+  assert.equal(normaliseCombinationDose('0400/057'), '400/57');
+  assert.equal(normaliseCombinationDose('1000/62.50'), '1000/62.5');
+  assert.equal(normaliseCombinationDose('875/'), '875/');
+  const record = structuredClone(golden.find((g) => g.name === 'neumonia_pediatrica_chile')?.record ?? golden[0].record);
+  record.discharge_medications[0].dose = ' 400 / 57,0 ';
+  record.patient.weight_kg = '16.5';
+  const canonical = JSON.parse(canonicalJson(record, spec));
+  assert.equal(canonical.discharge_medications[0].dose, '400/57');
+  assert.equal(canonical.patient.weight_kg, 16.5);
 });

@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 
 import { checkIdentifier } from '../src/identifiers.js';
-import { MESSAGES, serverErrors, validateRecord } from '../src/schema.js';
+import {
+  MESSAGES, combinationProblem, isPerKg, serverErrors, validateRecord,
+} from '../src/schema.js';
 
 const TODAY = '2026-11-21'; // clinical.contract.GOLDEN_TODAY
 const examplesDir = new URL('../../clinical/examples/', import.meta.url);
@@ -74,4 +76,48 @@ test('server 422 locations map onto form paths, in Spanish', () => {
   assert.deepEqual(mapped.map((e) => e.path), ['diagnoses.0.code', 'discharge.discharged_on', '']);
   assert.equal(mapped[1].message, 'El alta es anterior al ingreso.');
   assert.equal(mapped[2].message, 'Valor no válido.');
+});
+
+test('combination doses, per-kg doses and control characters, as clinical/record.py rules them', () => {
+  const r = structuredClone(examples.neumonia_pediatrica_chile);
+  assert.equal(r.discharge_medications[0].dose, '400/57');
+  assert.deepEqual(validateRecord(r, TODAY), []);
+  r.discharge_medications[0].dose = '400/0';
+  r.inpatient_medications[0].dose = '875/';
+  r.admission.reason = 'Fiebre\u0000 de 4 días';
+  r.medical_history[0] = 'SBO\u001b recurrente';
+  assert.deepEqual(validateRecord(r, TODAY).map((e) => [e.path, e.message]), [
+    ['admission.reason', MESSAGES.control_character],
+    ['medical_history.0', MESSAGES.control_character],
+    ['inpatient_medications.0.dose', MESSAGES.combination_dose_invalid],
+    ['discharge_medications.0.dose', MESSAGES.combination_dose_invalid],
+  ]);
+  const tabs = structuredClone(examples.neumonia_pediatrica_chile);
+  tabs.evolution = 'Línea 1\n\tLínea 2\r\n';
+  assert.deepEqual(validateRecord(tabs, TODAY), []);
+
+  const noWeight = structuredClone(examples.neumonia_pediatrica_chile);
+  delete noWeight.patient.weight_kg;
+  assert.deepEqual(paths(validateRecord(noWeight, TODAY)),
+    ['inpatient_medications.0.unit', 'inpatient_medications.1.unit', 'discharge_medications.1.unit']);
+  assert.equal(validateRecord(noWeight, TODAY)[0].message, MESSAGES.weight_missing);
+  const heavy = structuredClone(examples.neumonia_pediatrica_chile);
+  heavy.patient.weight_kg = 401;
+  assert.deepEqual(paths(validateRecord(heavy, TODAY)), ['patient.weight_kg']);
+  assert.ok(isPerKg('mcg/kg/min') && isPerKg('mg / KG') && !isPerKg('mg') && !isPerKg('kg'));
+  assert.equal(combinationProblem('875 / 125,5'), null);
+  assert.equal(combinationProblem('875/125/'), MESSAGES.combination_dose_invalid);
+});
+
+test('the server\'s new 422 types have Spanish messages', () => {
+  const mapped = serverErrors([
+    { loc: ['body', 'record', 'discharge_medications', 0, 'dose'], type: 'combination_dose_invalid' },
+    { loc: ['body', 'record', 'inpatient_medications', 1, 'unit'], type: 'weight_missing' },
+    { loc: ['body', 'record', 'patient', 'name'], type: 'control_character' },
+  ]);
+  assert.deepEqual(mapped.map((e) => [e.path, e.message]), [
+    ['discharge_medications.0.dose', MESSAGES.combination_dose_invalid],
+    ['inpatient_medications.1.unit', MESSAGES.weight_missing],
+    ['patient.name', MESSAGES.control_character],
+  ]);
 });
