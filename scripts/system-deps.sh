@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Alta needs beyond Python and Node, only those that are missing:
-#   scripts/system-deps.sh run    Tesseract OCR with Spanish data, DejaVu fonts (translation PDFs)
+#   scripts/system-deps.sh run    Tesseract OCR with Spanish data, DejaVu fonts (translation PDFs),
+#                                 Apertium with its Spanish->English pair (the translation floor)
 #   scripts/system-deps.sh test   the same, and Chromium for the browser tests (Playwright drives it)
 # It needs root (or sudo) for apt-get; without either it prints the command to run and fails.
 set -euo pipefail
@@ -9,6 +10,8 @@ want=()
 command -v tesseract >/dev/null && tesseract --list-langs 2>/dev/null | grep -qx spa || want+=(tesseract-ocr tesseract-ocr-spa)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] && [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] \
   || want+=(fonts-dejavu-core)
+# The rule-based translation engine that is always there (backend/engines/apertium.py, mode spa-eng).
+command -v apertium >/dev/null && apertium -l 2>/dev/null | grep -E '^[[:space:]]*spa-eng$' >/dev/null || want+=(apertium apertium-eng-spa)
 if [ "${1:-run}" = test ]; then
   [ -x /usr/bin/chromium ] || want+=(chromium)
 fi

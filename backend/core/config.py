@@ -27,8 +27,8 @@ class Settings(BaseSettings):
         25_000_000, gt=0, description="the limit for POST /api/v1/translations instead, where a scanned PDF "
                                       "of a few pages is several megabytes")
     engines: list[str] | None = Field(
-        None, description='engine order for drafts, first healthy wins; default: ["onnx", "template"] when '
-                          'the model catalog names a bundle, else ["template"]')
+        None, description='engine order for drafts, first healthy wins; default: ["onnx", "template", '
+                          '"apertium"] when the model catalog names a bundle, else ["template", "apertium"]')
     cors_origins: list[str] = Field([], description="browser origins allowed to call the API")
     log_level: str = "INFO"
     db_pool_size: int = 10
@@ -94,6 +94,9 @@ class Settings(BaseSettings):
         600.0, ge=0, description="how long a job waits for a busy engine before failing")
     translation_job_stall_s: float = Field(
         900.0, gt=0, description="a queued or running job without progress for this long is reported failed")
+    apertium_mode: str = Field("spa-eng", description="Apertium translation direction (apertium -l lists them)")
+    apertium_timeout_s: float = Field(60.0, gt=0, description="longest Apertium run for one chunk")
+    apertium_max_concurrency: int = Field(4, ge=1, description="Apertium processes at once")
     translation_ocr_lang: str = Field("spa", description="Tesseract language of scanned pages (tesseract-ocr-spa)")
     translation_ocr_dpi: int = Field(300, ge=72, le=600, description="resolution scanned pages are rendered at")
     translation_font_dir: Path = Field(
@@ -112,7 +115,8 @@ class Settings(BaseSettings):
         from backend.engines.bundle import load_catalog
 
         has_model = (self.models_dir / "catalog.json").exists() and bool(load_catalog(self.models_dir)[0])
-        return ["onnx", "template"] if has_model else ["template"]
+        # Apertium last: it only translates, below any model that does (it is the floor, not the goal).
+        return ["onnx", "template", "apertium"] if has_model else ["template", "apertium"]
 
     @property
     def dev_key_file(self) -> Path:

@@ -51,8 +51,12 @@ class Completion:
 
 @dataclass(frozen=True)
 class EngineHealth:
+    """Whether the engine can take work now. ``busy``: it is up but every slot is taken (unhealthy for
+    a request, worth waiting for in a background job), as opposed to down or misconfigured."""
+
     healthy: bool
     detail: str = ""
+    busy: bool = False
 
 
 @dataclass(frozen=True)
@@ -155,7 +159,7 @@ def register(name: str) -> Callable[[EngineFactory], EngineFactory]:
 def build_registry(names: list[str], settings: Settings) -> EngineRegistry:
     # Importing the modules registers their factories; an engine whose module is missing is a
     # configuration error raised at start-up, not at the first request.
-    from backend.engines import onnx, template, vllm  # noqa: F401
+    from backend.engines import apertium, onnx, template, vllm  # noqa: F401
 
     unknown = [n for n in names if n not in _FACTORIES]
     if unknown:

@@ -211,7 +211,7 @@ class OnnxEngine(Engine):
 
     async def health(self) -> EngineHealth:
         if self._active >= self.max_concurrency:
-            return EngineHealth(False, f"busy: {self._active}/{self.max_concurrency} generations running")
+            return EngineHealth(False, f"busy: {self._active}/{self.max_concurrency} generations running", busy=True)
         return EngineHealth(True, f"{self.model} {self.bundle.dtype} ({self._active}/{self.max_concurrency} generating)")
 
     def count_tokens(self, text: str) -> int:

@@ -98,19 +98,22 @@ async def _timed(engine: Engine, task: str, call: Callable[[Engine], Awaitable[T
 
 
 async def first_answer(engines: Sequence[Engine], task: str, call: Callable[[Engine], Awaitable[T]],
-                       review: Callable[[T], str | None] | None = None) -> Answer[T]:
+                       review: Callable[[T], str | None] | None = None, *,
+                       wait_if_busy: bool = False) -> Answer[T]:
     """The first answer a healthy engine writes that passes ``review`` (which returns why not, or None).
 
     The last engine's answer is kept even when it fails review; so is, when every later engine
     fails, the last answer that failed review: a draft with listed findings beats no draft.
+    An engine whose health says busy is passed over as ``busy``, unless ``wait_if_busy`` (a
+    background job): then ``call`` is made anyway and may wait for a slot itself.
     Raises NoEngineAvailable, naming every engine and why, when no engine wrote anything.
     """
     passes = _Passes(task)
     rejected: Answer[T] | None = None
     for position, engine in enumerate(engines):
         health = await engine.health()
-        if not health.healthy:
-            passes.add(engine, "unhealthy", health.detail)
+        if not health.healthy and not (health.busy and wait_if_busy):
+            passes.add(engine, "busy" if health.busy else "unhealthy", health.detail)
             continue
         try:
             value, seconds = await _timed(engine, task, call)

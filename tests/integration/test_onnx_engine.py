@@ -150,7 +150,7 @@ def test_busy_when_every_slot_is_taken(bundle_dir, monkeypatch):
             async for _chunk in engine.stream(stay):
                 pass
         health = await engine.health()
-        assert not health.healthy and "busy" in health.detail
+        assert not health.healthy and health.busy and "busy" in health.detail
         gate.set()
         await first
         assert engine.active == 0 and (await engine.health()).healthy
@@ -251,6 +251,6 @@ def test_api_says_which_engine_wrote_the_draft(models_dir, settings: Settings, a
 
 def test_default_engine_order_follows_the_catalog(models_dir, tmp_path):
     with_model = Settings(environment="test", models_dir=models_dir)
-    assert with_model.engine_order == ["onnx", "template"]
-    assert Settings(environment="test", models_dir=tmp_path / "nothing").engine_order == ["template"]
+    assert with_model.engine_order == ["onnx", "template", "apertium"]
+    assert Settings(environment="test", models_dir=tmp_path / "nothing").engine_order == ["template", "apertium"]
     assert Settings(environment="test", models_dir=models_dir, engines=["template"]).engine_order == ["template"]
