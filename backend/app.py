@@ -18,6 +18,7 @@ from backend.core.config import Settings, get_settings
 from backend.db.session import make_engine, make_sessionmaker
 from backend.engines.base import build_registry
 from backend.services.admission import AdmissionControl
+from backend.services.translation import JobRunner
 
 DESCRIPTION = """
 Alta writes Spanish discharge summaries (epicrisis) from structured hospital stays, stores them
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
+        await app.state.translation_jobs.shutdown()  # running jobs record themselves as interrupted
         for engine in app.state.engines:  # worker threads, HTTP connection pools
             await engine.aclose()
         db.dispose()
@@ -44,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = make_sessionmaker(db)
     app.state.engines = build_registry(settings.engine_order, settings)
     app.state.admission = AdmissionControl.from_settings(settings)
+    app.state.translation_jobs = JobRunner.from_settings(settings)
     app.state.security_policy = SecurityPolicy()
 
     install_error_handlers(app)

@@ -12,7 +12,7 @@
 - :mod:`.pdf_reader` / :mod:`.pdf_writer` / :mod:`.ocr`: PDF in (text layer, Tesseract for scans)
   and PDF out; they need the ``serve`` extra (pdfplumber, fpdf2) and are not imported here.
 
-No FastAPI here: the backend (``backend/services/translations.py``) supplies ``complete`` from its
+No FastAPI here: the backend (``backend/services/translation/``) supplies ``complete`` from its
 engines and the cache from its database.
 """
 

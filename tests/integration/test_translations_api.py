@@ -23,7 +23,8 @@ from sqlalchemy import select
 from backend.app import create_app
 from backend.core.config import Settings
 from backend.db.models import AuditEvent, TranslationCacheEntry, TranslationJob, utcnow
-from backend.engines.base import EngineRegistry
+from backend.engines.apertium import installed_modes
+from backend.engines.base import EngineBusy, EngineHealth, EngineRegistry
 from backend.engines.template import TemplateEngine
 from export import testing
 from tests.translation_support import (
@@ -308,3 +309,87 @@ def test_jobs_running_at_shutdown_are_recorded_as_interrupted(settings: Settings
         job = session.get(TranslationJob, job_id)
         assert (job.status, job.error_code) == ("failed", "interrupted")
         assert "submit the document again" in job.error_detail
+
+
+# --- Apertium, the floor on a fresh machine --------------------------------------------------------
+
+needs_apertium = pytest.mark.skipif("spa-eng" not in installed_modes(),
+                                    reason="apertium spa-eng is not installed (scripts/system-deps.sh test)")
+
+
+@needs_apertium
+def test_with_no_model_configured_apertium_translates_text_and_pdfs(settings: Settings, tmp_path, auth,
+                                                                     sessions, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    # The default engine order of a machine with no model: ["template", "apertium"].
+    fresh = settings.model_copy(update={"engines": None, "models_dir": tmp_path / "no-models"})
+    assert fresh.engine_order == ["template", "apertium"]
+    with TestClient(create_app(fresh)) as client:
+        answer = client.post(URL, headers=auth, json={"text": NOTE})
+        assert answer.status_code == 201, answer.text
+        body = answer.json()
+        assert body["provenance"]["engine"] == "apertium" and "rule-based" in body["provenance"]["model"]
+        assert answer.headers["X-Alta-Engine"] == "apertium"
+        text = body["text"]
+        for phi in ("Marcela Soto Aravena", "12.345.678-5", "+56 9 8765 4321"):
+            assert text.count(phi) == NOTE.count(phi), phi
+        assert "acetaminophen" in text and "community-acquired pneumonia" in text and "hypertension" in text
+        assert body["term_accuracy"] >= 0.8
+        pdf_out = client.get(f"{URL}/{body['id']}?format=pdf", headers=auth)
+        assert "Rule-based" in "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf_out.content)).pages)
+
+        pdf = text_pdf([[("h", "EPICRISIS"), ("p", "Nombre: Marcela Soto Aravena."),
+                         ("p", "Paciente de 67 años con HTA. Se indica paracetamol 1 g cada 8 horas.")]])
+        answer = client.post(URL, headers=auth, files={"file": ("e.pdf", pdf, "application/pdf")})
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["provenance"]["engine"] == "apertium"
+        assert "Marcela Soto Aravena" in answer.json()["text"] and "acetaminophen" in answer.json()["text"]
+
+        scan = image_pdf(["EPICRISIS", "", "Paciente de 67 años con fiebre y tos.",
+                          "Se indica paracetamol 1 g cada 8 horas."])
+        queued = client.post(URL, headers=auth, files={"file": ("scan.pdf", scan, "application/pdf")})
+        assert queued.status_code == 202, queued.text
+        done = wait_finished(client, queued.headers["Location"], auth)
+        assert done["status"] == "done", done["error"]
+        assert done["provenance"]["engine"] == "apertium" and done["source"]["ocr_pages"] == 1
+        assert "acetaminophen" in done["text"] and "fever" in done["text"].lower()
+    rows, _jobs = stored(sessions)
+    assert rows and scan_for_phi(cache_text(rows), caplog.text) == []
+
+
+class BusyTranslator(GlossaryTranslator):
+    """TEST DOUBLE of a model engine whose every slot is taken: its health says busy (a field)."""
+
+    name = "busy-model"
+
+    def __init__(self, takes_work: bool = False) -> None:
+        super().__init__()
+        self.takes_work = takes_work
+
+    async def health(self) -> EngineHealth:
+        return EngineHealth(False, "all slots taken", busy=True)
+
+    async def complete(self, messages, task, params=None):
+        if not self.takes_work:
+            raise EngineBusy("all slots taken")
+        return await super().complete(messages, task, params)
+
+
+def test_a_busy_engine_is_passed_over_as_busy_in_the_one_chain(make_client, auth) -> None:
+    from backend.core import metrics
+
+    before = metrics.FALLBACKS.labels("busy-model", "translation", "busy")._value.get()
+    client = make_client(BusyTranslator(), GlossaryTranslator())
+    answer = client.post(URL, headers=auth, json={"text": NOTE})
+    assert answer.status_code == 201, answer.text
+    fallbacks = answer.json()["provenance"]["fallbacks"]
+    assert fallbacks == [{"engine": "busy-model", "reason": "busy: all slots taken"}]
+    assert metrics.FALLBACKS.labels("busy-model", "translation", "busy")._value.get() == before + 1
+
+
+def test_a_job_waits_for_a_busy_engine_instead_of_passing_it_over(make_client, auth) -> None:
+    engine = BusyTranslator(takes_work=True)  # says busy, but takes the work when asked
+    client = make_client(engine, translation_sync_max_chars=10)
+    queued = client.post(URL, headers=auth, json={"text": NOTE})
+    done = wait_finished(client, queued.headers["Location"], auth)
+    assert done["status"] == "done" and done["provenance"]["engine"] == "busy-model"

@@ -16,7 +16,7 @@ import pytest
 
 from backend.core.config import Settings
 from backend.engines.onnx import OnnxEngine
-from backend.services.translations import count_tokens_for, engine_complete
+from backend.services.translation import count_tokens_for, engine_complete
 from clinical.deid import deidentify
 from clinical.deid.placeholders import PLACEHOLDER
 from clinical.translate import (
