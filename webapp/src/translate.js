@@ -43,12 +43,23 @@ export function accuracyText(termAccuracy) {
   return typeof termAccuracy === 'number' ? PERCENT.format(termAccuracy) : '—';
 }
 
+/** What the page says over a translation written by Apertium, the rule-based floor. */
+export const RULE_BASED_NOTICE = 'Traducción automática basada en reglas (Apertium), hecha sin un modelo de '
+  + 'traducción: puede equivocar el sentido, el orden de las palabras y los términos que no están en el '
+  + 'glosario. Revísela con especial cuidado antes de usarla.';
+
+/** Whether the translation was written by the rule-based engine (Apertium). */
+export function isRuleBased(provenance) {
+  return provenance?.engine === 'apertium';
+}
+
 /** Who wrote the translation, and which engines were passed over first. */
 export function provenanceText(provenance) {
   if (!provenance) return '';
   const model = [provenance.model, provenance.model_version].filter(Boolean).join(' ');
   const passed = (provenance.fallbacks ?? []).map((f) => f.engine);
   return `Traducido por ${provenance.engine}${model ? ` (${model})` : ''}`
+    + (isRuleBased(provenance) ? ' · traducción automática basada en reglas' : '')
     + (passed.length ? ` · antes falló: ${passed.join(', ')}` : '');
 }
 
@@ -120,12 +131,28 @@ export function setupTranslation({ status, hook }) {
     shown = { id: job.id, links: job.links };
     $('translation-result').value = job.text;
     $('translation-meta').textContent = provenanceText(job.provenance);
+    ruleBasedNotice().hidden = !isRuleBased(job.provenance);
     const pages = job.source.kind === 'pdf'
       ? `PDF de ${job.source.pages} página${job.source.pages === 1 ? '' : 's'}${job.source.ocr_pages ? ` (${job.source.ocr_pages} escaneada${job.source.ocr_pages === 1 ? '' : 's'}, leída${job.source.ocr_pages === 1 ? '' : 's'} con OCR)` : ''}`
       : 'Texto pegado';
     $('translation-source-info').textContent = `${pages} · ${job.progress.chunks_total} fragmento${job.progress.chunks_total === 1 ? '' : 's'}`;
     $('translation-accuracy').textContent = accuracyText(job.term_accuracy);
     $('translation-output').hidden = false;
+  }
+
+  // The notice sits over the translation; made here so the page's markup needs no change.
+  function ruleBasedNotice() {
+    let notice = $('translation-rule-based');
+    if (!notice) {
+      notice = document.createElement('p');
+      notice.id = 'translation-rule-based';
+      notice.className = 'warning';
+      notice.setAttribute('role', 'note');
+      notice.lang = 'es';
+      notice.textContent = RULE_BASED_NOTICE;
+      $('translation-result-label').before(notice);
+    }
+    return notice;
   }
 
   function hideResult() {

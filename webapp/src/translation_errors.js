@@ -1,8 +1,9 @@
 /**
  * What went wrong with a translation, in Spanish, and beside which control of the translation page
  * it goes: the translation route's 422 types, its error codes (of an answer or of a failed job),
- * and the HTTP statuses and network failures every request can meet. The server's detail, which
- * says what to change on the server and never holds patient data, is kept where it helps.
+ * and the HTTP statuses and network failures every request can meet. The server's detail is English
+ * and addressed to its administrator (settings, packages, commands): the page never shows it; the
+ * administrator finds the remedy in the server log and the README.
  */
 import { ApiError, Unreachable } from './api.js';
 
@@ -23,43 +24,45 @@ const FIELD_MESSAGES = {
   extra_forbidden: () => 'La página envió un campo que el servidor no conoce: recárguela.',
 };
 
-const PLACEHOLDERS_LOST = 'El modelo de traducción no conservó los marcadores que protegen los datos del paciente, '
+const PLACEHOLDERS_LOST = 'El motor de traducción no conservó los marcadores que protegen los datos del paciente, '
   + 'así que por seguridad no se devolvió ninguna traducción. Vuelva a intentarlo; si se repite, '
-  + 'el modelo del servidor no sirve para este texto.';
+  + 'avise al administrador: el motor del servidor no sirve para este texto.';
 const UNREACHABLE = 'Sin conexión con el servidor: la traducción se hace en el servidor y necesita la red. '
   + 'El texto sigue aquí; vuelva a intentarlo cuando haya conexión.';
 
 /**
  * Error codes (of an error answer, or of a failed job) to a message and where it goes: ``source``
- * is the text box or the file input, whichever was sent; '' is beside the Traducir button. The
- * server's detail, which says what to change on the server, is shown with the message when ``detail``.
+ * is the text box or the file input, whichever was sent; '' is beside the Traducir button.
  */
 const CODE_MESSAGES = {
   no_translation_engine: {
-    message: 'El servidor no tiene configurado un modelo de traducción, así que no puede traducir. '
-      + 'Un administrador debe configurar uno en el servidor; mientras tanto no se envió el texto a ningún modelo.',
-    detail: true,
+    message: 'El servidor no tiene ningún motor de traducción disponible, así que no puede traducir; '
+      + 'el texto no se envió a ningún motor. Avise al administrador del servidor: las instrucciones '
+      + 'para instalar el traductor están en el registro del servidor y en su documentación.',
+  },
+  no_engine_available: {
+    message: 'Ningún motor de traducción pudo atender la solicitud (ocupados o sin respuesta): '
+      + 'vuelva a intentarlo en un momento; si se repite, avise al administrador.',
   },
   placeholders_not_kept: { message: PLACEHOLDERS_LOST },
-  empty_translation: { message: 'El modelo de traducción respondió vacío; no se devolvió ninguna traducción. Avise al administrador.' },
+  empty_translation: { message: 'El motor de traducción respondió vacío; no se devolvió ninguna traducción. Avise al administrador.' },
   translation_truncated: {
-    message: 'La respuesta del modelo quedó cortada; no se devolvió ninguna traducción. Avise al administrador.',
-    detail: true,
+    message: 'La respuesta del motor de traducción quedó cortada; no se devolvió ninguna traducción. Avise al administrador.',
   },
-  translation_failed: { message: 'El modelo de traducción dio una respuesta inutilizable; no se devolvió ninguna traducción.' },
+  translation_failed: { message: 'El motor de traducción dio una respuesta inutilizable; no se devolvió ninguna traducción.' },
   text_not_chunkable: {
     field: 'source',
-    message: 'Un párrafo es demasiado largo para el modelo de traducción: sepárelo en párrafos más cortos.',
+    message: 'Un párrafo es demasiado largo para el motor de traducción: sepárelo en párrafos más cortos.',
   },
-  invalid_document: { field: 'source', message: 'El documento no tiene texto que traducir, o tiene demasiado.', detail: true },
-  invalid_pdf: { field: 'source', message: 'El servidor no pudo leer el PDF.', detail: true },
+  invalid_document: { field: 'source', message: 'El documento no tiene texto que traducir, o tiene demasiado: divídalo en partes.' },
+  invalid_pdf: { field: 'source', message: 'El servidor no pudo leer el PDF (¿dañado o protegido con contraseña?).' },
   ocr_unavailable: {
     field: 'source',
-    message: 'El PDF tiene páginas escaneadas y este servidor no puede leerlas (falta el OCR en español).',
-    detail: true,
+    message: 'El PDF tiene páginas escaneadas y este servidor no puede leerlas (falta el OCR en español). '
+      + 'Avise al administrador, o pegue el texto.',
   },
   ocr_failed: { field: 'source', message: 'No se pudo leer el texto de las páginas escaneadas del PDF.' },
-  pdf_output_unavailable: { field: 'pdf', message: 'El servidor no puede generar el PDF.', detail: true },
+  pdf_output_unavailable: { field: 'pdf', message: 'El servidor no puede generar el PDF: copie el texto o avise al administrador.' },
   translation_not_ready: { field: 'pdf', message: 'La traducción aún no está terminada.' },
   translation_not_found: { message: 'Esa traducción ya no existe en el servidor.' },
   interrupted: { message: 'La traducción se interrumpió en el servidor (¿se reinició?): envíe el documento de nuevo.' },
@@ -67,10 +70,12 @@ const CODE_MESSAGES = {
   unsupported_media_type: { message: 'El servidor no aceptó el formato del envío: recargue la página.' },
 };
 
-function byCode(code, detail, fallback) {
+// ``detail`` stays in what these functions return (the page has a place for it) but is always
+// empty: the server's English, addressed to its administrator, is not for the clinician's page.
+function byCode(code, fallback) {
   const known = CODE_MESSAGES[code];
-  if (!known) return { field: '', message: fallback, detail: typeof detail === 'string' ? detail : '' };
-  return { field: known.field ?? '', message: known.message, detail: known.detail && typeof detail === 'string' ? detail : '' };
+  if (!known) return { field: '', message: fallback, detail: '' };
+  return { field: known.field ?? '', message: known.message, detail: '' };
 }
 
 /**
@@ -89,25 +94,28 @@ export function translationErrors(err, sourceKind = 'text') {
       const field = e.field ?? (e.loc ?? []).slice(1).join('.');
       const known = ['text', 'file', 'source_variant'].includes(field);
       const message = FIELD_MESSAGES[e.type]?.(field, e.msg) ?? 'Valor no válido.';
-      return { field: known ? field : '', message, detail: known ? '' : e.msg ?? '' };
+      return { field: known ? field : '', message, detail: '' };
     });
   }
-  if (err.code && CODE_MESSAGES[err.code]) return [place(byCode(err.code, err.detail))];
+  if (err.code === 'no_engine_available') {
+    return [{ field: '', message: CODE_MESSAGES.no_engine_available.message.replace(' en un momento', wait), detail: '' }];
+  }
+  if (err.code && CODE_MESSAGES[err.code]) return [place(byCode(err.code))];
   switch (err.status) {
     case 401: return [{ field: '', message: 'Clave de acceso ausente o no válida: ingrésela arriba.', detail: '' }];
     case 403: return [{ field: '', message: 'Su clave no tiene permiso para traducir (necesita «generate»).', detail: '' }];
     case 413: return [{ field: source, message: 'El documento es más grande de lo que el servidor acepta por solicitud: divídalo en partes.', detail: '' }];
     case 429: return [{ field: '', message: `Demasiadas solicitudes con esta clave: vuelva a intentarlo${wait}.`, detail: '' }];
     case 502: return [{ field: '', message: PLACEHOLDERS_LOST, detail: '' }];
-    case 503: return [{ field: '', message: `El servidor está ocupado o su modelo de traducción no responde: vuelva a intentarlo${wait}.`, detail: '' }];
-    default: return [place(byCode(err.code, err.detail, `El servidor respondió con un error (HTTP ${err.status}).`))];
+    case 503: return [{ field: '', message: `El servidor está ocupado o su motor de traducción no responde: vuelva a intentarlo${wait}.`, detail: '' }];
+    default: return [place(byCode(err.code, `El servidor respondió con un error (HTTP ${err.status}).`))];
   }
 }
 
 /** The errors of a job that ended ``failed``, as :func:`translationErrors` gives them. */
 export function jobErrors(job) {
   const source = job.source?.kind === 'pdf' ? 'file' : 'text';
-  const { code, detail } = job.error ?? {};
-  const e = byCode(code, detail, 'La traducción falló en el servidor.');
+  const { code } = job.error ?? {};
+  const e = byCode(code, 'La traducción falló en el servidor.');
   return [{ ...e, field: e.field === 'source' ? source : e.field }];
 }

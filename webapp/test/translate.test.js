@@ -4,7 +4,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { ApiError, Unreachable } from '../src/api.js';
-import { POLL, accuracyText, nextPollDelay, progressText, provenanceText } from '../src/translate.js';
+import {
+  POLL, RULE_BASED_NOTICE, accuracyText, isRuleBased, nextPollDelay, progressText, provenanceText,
+} from '../src/translate.js';
 import { jobErrors, translationErrors } from '../src/translation_errors.js';
 import { viewFor } from '../src/views.js';
 
@@ -57,12 +59,18 @@ test('422s go next to the field they name, in Spanish', () => {
   assert.match(pages[0].message, /demasiadas páginas \(máximo 100/);
 });
 
-test('server-side failures: what to do, where, with the server detail when it helps', () => {
-  const detail = 'no configured engine does translation (configured: template (epicrisis)); configure a translation model: ...';
+test('server-side failures: what to do, where, in Spanish, never the server detail (no shell commands)', () => {
+  const detail = 'no configured engine does translation (configured: template (epicrisis)); install Apertium '
+    + '(scripts/system-deps.sh run) ... `python -m export bundle --checkpoint DIR`';
   const [none] = translationErrors(new ApiError(503, { code: 'no_translation_engine', detail }, 5));
   assert.equal(none.field, '');
-  assert.match(none.message, /modelo de traducción/);
-  assert.equal(none.detail, detail);
+  assert.match(none.message, /ningún motor de traducción/);
+  assert.match(none.message, /administrador/);
+  assert.equal(none.detail, '');
+  const shown = JSON.stringify(translationErrors(new ApiError(503, { code: 'no_translation_engine', detail })));
+  assert.doesNotMatch(shown, /python|scripts\/|ALTA_|apt-get|`/);
+  assert.match(translationErrors(new ApiError(503, { code: 'no_engine_available', detail: 'x' }, 7))[0].message,
+    /vuelva a intentarlo en 7 s/);
 
   const [lost] = translationErrors(new ApiError(502, { code: 'placeholders_not_kept', detail: 'chunk 1 of 3: ...' }));
   assert.match(lost.message, /marcadores que protegen los datos del paciente/);
@@ -86,11 +94,20 @@ test('a failed job says why, beside the button or the document it is about', () 
   assert.match(failed('interrupted')[0].message, /envíe el documento de nuevo/);
   assert.equal(failed('ocr_failed', 'pdf')[0].field, 'file');
   assert.equal(failed('text_not_chunkable')[0].field, 'text');
-  assert.equal(failed('something_new')[0].detail, 'x');
+  assert.equal(failed('something_new')[0].detail, '');
 });
 
 test('the hash picks the view; documents stay in the epicrisis view', () => {
   assert.equal(viewFor('#traduccion'), 'traduccion');
   assert.equal(viewFor(''), 'epicrisis');
   assert.equal(viewFor('#/documento/0b6f3c1e-2a4d-4c8e-9f10-1a2b3c4d5e6f'), 'epicrisis');
+});
+
+test('an Apertium translation says, in Spanish, that it is rule-based and needs careful review', () => {
+  const provenance = { engine: 'apertium', model: 'apertium-spa-eng (rule-based)', model_version: 'spa-eng', fallbacks: [] };
+  assert.ok(isRuleBased(provenance));
+  assert.ok(!isRuleBased({ engine: 'vllm' }) && !isRuleBased(null));
+  assert.match(provenanceText(provenance), /basada en reglas/);
+  assert.match(RULE_BASED_NOTICE, /automática basada en reglas/);
+  assert.match(RULE_BASED_NOTICE, /Revísela con especial cuidado/);
 });
