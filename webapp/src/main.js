@@ -1,13 +1,16 @@
 /**
- * Alta's clinician page: enter a stay, write the epicrisis here or on the server, review it with the
- * output checks, edit, save, sign and print; and, in its second view (#traduccion, translate.js),
+ * Alta's clinician page: enter a stay, write the epicrisis here or on the server, see the server's
+ * review of it against the record (findings, and the record field behind every fact), edit, save,
+ * sign and print; and, in its second view (#traduccion, translate.js),
  * translate a Spanish document into English. See README.md (webapp/) for the flow.
  */
 import './style.css';
 import contract from '../../models/contract/contract.json';
 import { ApiError, Unreachable, apiKey, call, streamEpicrisis } from './api.js';
 import { UnknownFieldError, canonicalRecord, epicrisisPrompt } from './contract.js';
-import { findingItems, highlighted } from './draft.js';
+import {
+  attributionText, checksSummary, findingItems, highlighted, printBanner, printBlock, sourceOf,
+} from './draft.js';
 import { BrowserEngine, chooseDevice } from './engine.js';
 import { StayForm } from './form.js';
 import { newId, outbox, syncOutbox } from './outbox.js';
@@ -34,6 +37,7 @@ let bundles = { default: null, models: [] };
 let doc = null; // the document on screen, as the server returned it
 let running = null; // {stop()} while a draft is being written
 let awaitedDraft = null; // id of the draft this page wrote and shows until the server has stored it
+let pendingDraft = null; // that draft while it is on screen unreviewed (offline, or not yet sent)
 
 const today = () => {
   const d = new Date();
@@ -103,17 +107,36 @@ function checkedRecord() {
 
 // --- writing the draft ---------------------------------------------------------------------
 
-function startDraftView(title) {
+function startDraftView(title, { demo = false } = {}) {
   doc = null;
+  pendingDraft = null;
   $('draft').hidden = false;
   $('draft-title').textContent = title;
   $('draft-view').replaceChildren();
   $('draft-meta').textContent = '';
+  $('draft-notice').hidden = true;
+  $('draft-notice').textContent = '';
+  $('review-badge').hidden = true;
+  $('demo-mark').hidden = !demo;
   $('checks-list').replaceChildren();
-  $('checks-summary').textContent = '';
+  $('checks-summary').textContent = 'La revisión frente al registro se hace cuando el borrador termina.';
+  $('checks-attribution').textContent = '';
+  $('fact-source').hidden = true;
   $('versions').replaceChildren();
   $('draft-error').textContent = '';
   setDraftActions({ editable: false, signable: false });
+  $('ack').parentElement.hidden = true;
+  setPrint('No se puede imprimir: el borrador aún no está terminado ni revisado.');
+  delete document.body.dataset.review;
+  // The clinician follows the text as it is written, wherever the form left the page scrolled.
+  $('draft').scrollIntoView({ block: 'start' });
+}
+
+/** Whether a demo model (not a clinical one) wrote a draft: the server says so, or the catalog does. */
+function isDemo(provenance) {
+  if (!provenance) return false;
+  if (provenance.demo) return true;
+  return bundles.models.some((m) => m.demo && m.name === provenance.model);
 }
 
 function appendText(text) {
@@ -143,12 +166,29 @@ async function generateOnServer(record) {
   setRunning(() => controller.abort());
   startDraftView('Borrador (servidor)');
   status('Redactando en el servidor…');
+  alta.streamEvents = []; // event names only (tests read them); the texts are patient data
   try {
     await streamEpicrisis(record, (event, data) => {
-      if (event === 'start') $('draft-meta').textContent = `${data.engine} · ${data.model}`;
-      else if (event === 'chunk') { alta.serverChunks += 1; appendText(data.text); }
-      else if (event === 'done') { showDocument(data); status('Borrador guardado en el servidor.', 'ok'); }
-      else if (event === 'error') { $('draft-error').textContent = `El motor falló a mitad del borrador; no se guardó nada. ${data.detail}`; }
+      alta.streamEvents.push(event);
+      if (event === 'start') {
+        $('draft-meta').textContent = `${data.engine} · ${data.model}`;
+        $('demo-mark').hidden = !isDemo(data);
+      } else if (event === 'chunk') {
+        alta.serverChunks += 1;
+        appendText(data.text);
+      } else if (event === 'review') {
+        $('checks-summary').textContent = data.ok ? 'Revisión frente al registro: sin hallazgos. Guardando…'
+          : `Revisión frente al registro: ${data.findings} hallazgo${data.findings === 1 ? '' : 's'}.`
+            + `${data.replaced ? ' El borrador del modelo se descarta.' : ' Guardando…'}`;
+      } else if (event === 'replaced') {
+        showReplacement(data);
+      } else if (event === 'done') {
+        showDocument(data);
+        status(alta.streamEvents.includes('replaced')
+          ? 'Borrador de reemplazo guardado en el servidor: vea por qué arriba del texto.' : 'Borrador guardado en el servidor.', 'ok');
+      } else if (event === 'error') {
+        $('draft-error').textContent = `El motor falló a mitad del borrador; no se guardó nada. ${data.detail}`;
+      }
     }, controller.signal);
   } catch (err) {
     if (err.name === 'AbortError') status('Redacción detenida: el borrador parcial no se guardó.', 'warn');
@@ -156,6 +196,19 @@ async function generateOnServer(record) {
   } finally {
     setRunning(null);
   }
+}
+
+/** The default chain threw the model's draft away (it failed the review): show the replacement and why. */
+function showReplacement(data) {
+  $('draft-view').replaceChildren(document.createTextNode(data.text));
+  const by = data.by ?? {};
+  const n = data.findings;
+  $('draft-notice').textContent = `Se descartó el borrador del motor «${data.engine}»: no pasó la revisión frente al `
+    + `registro (${n} hallazgo${n === 1 ? '' : 's'}${data.reason ? `: ${data.reason}` : ''}). El texto que se muestra lo `
+    + `redactó el motor «${by.engine ?? '?'}» (${by.model ?? '?'}) a partir del mismo registro, y también se revisó.`;
+  $('draft-notice').hidden = false;
+  $('draft-meta').textContent = `${by.engine ?? ''} · ${by.model ?? ''}`;
+  $('demo-mark').hidden = !isDemo(by);
 }
 
 function reportApiError(err) {
@@ -201,7 +254,7 @@ async function generateInBrowser(record) {
   setRunning(() => engine.abort());
   try {
     const info = await loadBrowserModel();
-    startDraftView('Borrador (en este equipo)');
+    startDraftView('Borrador (en este equipo)', { demo: Boolean(currentBundle()?.demo) });
     $('draft-meta').textContent = `transformers.js · ${info.model} · ${info.dtype}`;
     status('Redactando en este equipo…');
     const started = performance.now();
@@ -213,7 +266,6 @@ async function generateInBrowser(record) {
       status('Redacción detenida: el borrador parcial no se guardó.', 'warn');
       return;
     }
-    $('draft-view').replaceChildren(document.createTextNode(run.text));
     const draft = {
       id: newId(), record, text: run.text, created_at: new Date().toISOString(),
       provenance: { engine: 'transformers.js', model: info.model, model_version: info.version, dtype: info.dtype,
@@ -221,13 +273,36 @@ async function generateInBrowser(record) {
     };
     awaitedDraft = draft.id;
     await outbox.put(draft); // on disk before the first send: nothing lost if the tab closes now
-    status('Borrador escrito en este equipo; enviándolo al servidor…');
+    showPending(draft);
+    status('Borrador escrito en este equipo; enviándolo al servidor para revisarlo frente al registro…');
     await sync();
   } catch (err) {
     status(`El motor del navegador falló: ${err.message}`, 'error');
   } finally {
     setRunning(null);
   }
+}
+
+/** A draft written here that the server has not reviewed yet: shown, marked "Sin revisar", not signable or printable. */
+function showPending(draft) {
+  doc = null;
+  pendingDraft = draft;
+  $('draft').hidden = false;
+  $('draft-title').textContent = 'Borrador (en este equipo)';
+  $('review-badge').hidden = false;
+  $('demo-mark').hidden = !isDemo(draft.provenance);
+  $('draft-view').replaceChildren(document.createTextNode(draft.text));
+  const summary = checksSummary(null, { pending: true });
+  $('checks-summary').textContent = summary.text;
+  $('checks-summary').dataset.state = summary.state;
+  $('checks-attribution').textContent = '';
+  $('checks-list').replaceChildren();
+  $('fact-source').hidden = true;
+  setDraftActions({ editable: false, signable: false });
+  $('ack').parentElement.hidden = true;
+  setPrint(printBlock(null, { pending: true }));
+  $('print-signature').textContent = 'Borrador sin revisar ni firmar';
+  document.body.dataset.review = 'pending';
 }
 
 // --- offline outbox ------------------------------------------------------------------------
@@ -237,10 +312,19 @@ async function sync() {
   try {
     waiting = await syncOutbox({
       onStored: (draft, stored) => {
-        if (draft.id === awaitedDraft) showDocument(stored);
-        status('Borrador del equipo guardado en el servidor.', 'ok');
+        if (draft.id === awaitedDraft) {
+          showDocument(stored);
+          status('Borrador del equipo guardado y revisado en el servidor.', 'ok');
+        } else {
+          status('Un borrador que esperaba en este equipo quedó guardado y revisado en el servidor.', 'ok');
+        }
       },
-      onRejected: (_draft, err) => status(`El servidor rechazó un borrador guardado en el equipo: ${err.message}`, 'error'),
+      onRejected: (draft, err) => {
+        status(`El servidor rechazó un borrador guardado en el equipo: ${err.message}`, 'error');
+        if (draft.id === awaitedDraft) {
+          $('draft-error').textContent = 'El servidor rechazó este borrador: sigue sin revisar y no se puede firmar.';
+        }
+      },
     });
   } catch (err) {
     status(`No se pudo leer la bandeja local: ${err.message}`, 'error');
@@ -249,10 +333,13 @@ async function sync() {
   const box = $('outbox');
   box.hidden = waiting === 0;
   box.textContent = waiting
-    ? `${waiting} borrador${waiting === 1 ? '' : 'es'} en este equipo esperando conexión${apiKey.get() ? '' : ' y la clave de acceso'}; se enviarán solos.`
+    ? `Sin revisar: ${waiting} borrador${waiting === 1 ? '' : 'es'} en este equipo esperando conexión`
+      + `${apiKey.get() ? '' : ' y la clave de acceso'}; se enviarán solos y el servidor los revisará frente al registro.`
     : '';
   box.dataset.waiting = String(waiting);
-  if (waiting) status('Sin conexión: el borrador queda guardado en este equipo y se enviará al volver la conexión.', 'warn');
+  if (waiting) {
+    status('Sin conexión: el borrador queda guardado en este equipo, sin revisar, y se enviará al volver la conexión.', 'warn');
+  }
 }
 
 // --- the stored document -------------------------------------------------------------------
@@ -266,23 +353,45 @@ function setDraftActions({ editable, signable }) {
   $('draft-view').hidden = false;
 }
 
+/**
+ * Enables printing, or disables it with the reason beside the button; ``banner`` goes on top of any
+ * printout the browser's own print makes anyway.
+ */
+function setPrint(reason, banner = reason ? printBanner(null, { pending: true }) : null) {
+  $('print-btn').disabled = Boolean(reason);
+  $('print-note').hidden = !reason;
+  $('print-note').textContent = reason ?? '';
+  $('print-banner').hidden = !banner;
+  $('print-banner').textContent = banner ?? '';
+}
+
 function showDocument(document_) {
   doc = document_;
+  pendingDraft = null;
+  if (awaitedDraft === doc.id) awaitedDraft = null;
   showInEpicrisis(`#/documento/${doc.id}`);
   $('draft').hidden = false;
+  $('draft-error').textContent = ''; // every success clears the last failure
+  $('review-badge').hidden = doc.checks.reviewed !== false;
   const signed = doc.status === 'signed';
   $('draft-title').textContent = signed ? 'Epicrisis firmada' : `Borrador · versión ${doc.version}`;
   const p = doc.provenance;
-  $('draft-meta').textContent = p ? `Redactado por ${p.engine} (${p.model} ${p.model_version})` : '';
-  $('draft-view').replaceChildren(...highlighted(doc.text, doc.checks.findings));
-  $('checks-summary').textContent = doc.checks.ok
-    ? 'Sin hallazgos: el texto recoge el registro.'
-    : `${doc.checks.findings.length} hallazgo${doc.checks.findings.length === 1 ? '' : 's'}: revíselos antes de firmar.`;
+  const passedOver = (p?.fallbacks ?? []).map((f) => `${f.engine} (${f.reason})`).join(', ');
+  $('draft-meta').textContent = p
+    ? `Redactado por ${p.engine} (${p.model} ${p.model_version})${passedOver ? ` · descartados: ${passedOver}` : ''}` : '';
+  $('demo-mark').hidden = !isDemo(p);
+  $('draft-view').replaceChildren(...highlighted(doc.text, doc.checks));
+  const summary = checksSummary(doc.checks);
+  $('checks-summary').textContent = summary.text;
+  $('checks-summary').dataset.state = summary.state;
+  $('checks-attribution').textContent = attributionText(doc.checks);
+  $('fact-source').hidden = true;
   $('checks-list').replaceChildren(...findingItems(doc.checks.findings, (i) => {
-    const mark = document.querySelector(`mark[data-finding="${i}"]`);
-    mark?.scrollIntoView({ block: 'center' });
-    mark?.classList.add('focus');
-    setTimeout(() => mark?.classList.remove('focus'), 1200);
+    const mark = document.querySelector(`#draft-view mark[data-finding="${i}"]`);
+    if (!mark) return;
+    mark.scrollIntoView({ block: 'center' });
+    selectMark(mark);
+    mark.focus({ preventScroll: true });
   }));
   $('versions').replaceChildren(...doc.versions.map((v) => {
     const li = document.createElement('li');
@@ -297,12 +406,44 @@ function showDocument(document_) {
   }));
   $('ack').checked = false;
   $('ack').parentElement.hidden = doc.checks.ok || signed;
-  setDraftActions({ editable: !signed, signable: !signed });
+  setDraftActions({ editable: !signed, signable: !signed && doc.checks.reviewed !== false });
+  setPrint(printBlock(doc), printBanner(doc));
   $('print-meta').textContent = printMeta(doc);
   $('print-signature').textContent = signed
     ? `Firmado por ${doc.signed_by} el ${new Date(`${doc.signed_at}Z`).toLocaleString('es')}` : 'Borrador sin firmar';
   document.body.classList.toggle('signed', signed);
-  Object.assign(document.body.dataset, { document: doc.id, version: String(doc.version), docStatus: doc.status });
+  Object.assign(document.body.dataset, {
+    document: doc.id, version: String(doc.version), docStatus: doc.status,
+    review: doc.checks.reviewed === false ? 'pending' : doc.checks.ok ? 'ok' : 'findings',
+  });
+}
+
+/** Marks ``mark`` as the selected fact and shows where it comes from in the record. */
+function selectMark(mark) {
+  for (const el of document.querySelectorAll('#draft-view mark.selected')) el.classList.remove('selected');
+  mark.classList.add('selected');
+  const at = (name) => (mark.dataset[name] === undefined ? null : Number(mark.dataset[name]));
+  const source = sourceOf(doc, { finding: at('finding'), fact: at('fact') });
+  const box = $('fact-source');
+  const rows = [];
+  const line = (label, text, className = '') => {
+    const p = document.createElement('p');
+    if (className) p.className = className;
+    const b = document.createElement('strong');
+    b.textContent = `${label}: `;
+    p.append(b, text);
+    rows.push(p);
+  };
+  const title = document.createElement('h4');
+  title.textContent = source.message ? 'Hallazgo' : source.traced ? 'Fuente en el registro' : 'Sin fuente en el registro';
+  rows.push(title);
+  if (source.message) line('Problema', source.message, 'problem');
+  line('Texto', `«${mark.textContent}»`);
+  if (source.label) line('Campo del registro', source.label, 'field');
+  if (source.field) line('Valor en el registro', source.value || '(sin dato en el registro)', 'value');
+  else if (!source.traced) line('Registro', 'ningún campo del registro respalda este dato');
+  box.replaceChildren(...rows);
+  box.hidden = false;
 }
 
 function printMeta(d) {
@@ -317,7 +458,10 @@ async function showVersion(version) {
     const { body } = await call('GET', `/api/v1/documents/${doc.id}/versions/${version}`);
     $('draft-view').replaceChildren(document.createTextNode(body.text));
     $('draft-title').textContent = `Versión ${version} (anterior, solo lectura)`;
+    $('fact-source').hidden = true;
     setDraftActions({ editable: false, signable: false });
+    setPrint('No se puede imprimir una versión anterior: vuelva a la versión actual.',
+      'VERSIÓN ANTERIOR: no es el texto vigente de este documento. No la use como epicrisis.');
   } catch (err) {
     reportApiError(err);
   }
@@ -370,11 +514,11 @@ function setupDocumentActions() {
     if (!name) return;
     try {
       const { body } = await call('POST', `/api/v1/documents/${doc.id}/sign`, { version: doc.version, signed_by: name, acknowledge_findings: $('ack').checked });
-      showDocument(body);
+      showDocument(body); // clears the refused signature's error line
       status('Epicrisis firmada: ya no se puede editar.', 'ok');
     } catch (err) {
       if (err instanceof ApiError && err.code === 'unresolved_findings') {
-        $('draft-error').textContent = 'Los controles tienen hallazgos: corríjalos o marque «Revisé los hallazgos» para firmar.';
+        $('draft-error').textContent = 'La revisión frente al registro tiene hallazgos: corríjalos o marque «Revisé los hallazgos señalados» para firmar.';
       } else if (err instanceof ApiError && err.status === 409) {
         $('draft-error').textContent = 'El documento cambió o ya está firmado: recárguelo.';
       } else {
@@ -382,7 +526,17 @@ function setupDocumentActions() {
       }
     }
   });
-  $('print-btn').addEventListener('click', () => window.print());
+  $('print-btn').addEventListener('click', () => {
+    const reason = pendingDraft ? printBlock(null, { pending: true }) : printBlock(doc);
+    if (reason) { $('draft-error').textContent = reason; return; }
+    window.print();
+  });
+  const selectFrom = (event) => {
+    const mark = event.target.closest?.('#draft-view mark');
+    if (mark && doc) selectMark(mark);
+  };
+  $('draft-view').addEventListener('click', selectFrom);
+  $('draft-view').addEventListener('keydown', (event) => { if (event.key === 'Enter') selectFrom(event); });
   $('hospital').value = localStorage.getItem(HOSPITAL_STORAGE) ?? '';
   $('print-hospital').textContent = $('hospital').value || 'Hospital';
   $('hospital').addEventListener('input', () => {
