@@ -84,8 +84,33 @@ export function fieldLabel(field) {
   return parts.join(' › ');
 }
 
+const dayNumber = (isoDate) => Date.UTC(...isoDate.slice(0, 10).split('-').map((n, i) => Number(n) - (i === 1 ? 1 : 0)));
+
+/** Values the review derives from the record (clinical.record.HospitalStay's properties). */
+const DERIVED_VALUES = {
+  length_of_stay_days: (r) => {
+    const days = Math.round((dayNumber(r.discharge.discharged_on) - dayNumber(r.admission.admitted_at)) / 86_400_000);
+    return `${days} día${days === 1 ? '' : 's'}`;
+  },
+  'patient.age': (r) => {
+    const born = r.patient.birth_date;
+    if (!born) return r.patient.age_years === undefined ? undefined : `${r.patient.age_years} años`;
+    const [by, bm, bd] = born.split('-').map(Number);
+    const [ay, am, ad] = r.admission.admitted_at.slice(0, 10).split('-').map(Number);
+    return `${ay - by - ((am < bm || (am === bm && ad < bd)) ? 1 : 0)} años`;
+  },
+};
+DERIVED_VALUES['patient.age_at_admission'] = DERIVED_VALUES['patient.age'];
+
 /** The record's value at ``field`` (undefined when the record has none there). */
 export function recordValue(record, field) {
+  if (DERIVED_VALUES[field]) {
+    try {
+      return DERIVED_VALUES[field](record);
+    } catch {
+      return undefined; // a record without the dates it needs
+    }
+  }
   return fieldSegments(field).reduce((v, k) => (v == null ? undefined : v[k]), record);
 }
 

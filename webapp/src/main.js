@@ -180,6 +180,10 @@ async function generateOnServer(record) {
         $('checks-summary').textContent = data.ok ? 'Revisión frente al registro: sin hallazgos. Guardando…'
           : `Revisión frente al registro: ${data.findings} hallazgo${data.findings === 1 ? '' : 's'}.`
             + `${data.replaced ? ' El borrador del modelo se descarta.' : ' Guardando…'}`;
+      } else if (event === 'fallback') {
+        // before any text: the chain passes to its next engine (the server's reason is for the log)
+        $('draft-notice').textContent = `El motor «${data.engine}» no pudo redactar; lo hace el siguiente motor configurado.`;
+        $('draft-notice').hidden = false;
       } else if (event === 'replaced') {
         showReplacement(data);
       } else if (event === 'done') {
@@ -376,7 +380,7 @@ function showDocument(document_) {
   const signed = doc.status === 'signed';
   $('draft-title').textContent = signed ? 'Epicrisis firmada' : `Borrador · versión ${doc.version}`;
   const p = doc.provenance;
-  const passedOver = (p?.fallbacks ?? []).map((f) => `${f.engine} (${f.reason})`).join(', ');
+  const passedOver = (p?.fallbacks ?? []).map((f) => f.engine).join(', ');
   $('draft-meta').textContent = p
     ? `Redactado por ${p.engine} (${p.model} ${p.model_version})${passedOver ? ` · descartados: ${passedOver}` : ''}` : '';
   $('demo-mark').hidden = !isDemo(p);

@@ -34,6 +34,12 @@ test('record values read by path and written on one line', () => {
   assert.equal(formatValue(true), 'sí');
   assert.equal(formatValue(16.5), '16.5');
   assert.equal(formatValue(undefined), '');
+  // values the review derives from the record
+  assert.equal(recordValue(record, 'length_of_stay_days'), '4 días');
+  assert.equal(recordValue(record, 'patient.age'), '4 años');
+  assert.equal(fieldLabel('patient.age'), 'Paciente › edad al ingreso');
+  assert.equal(recordValue({ patient: { age_years: 70 } }, 'patient.age'), '70 años');
+  assert.equal(recordValue({}, 'length_of_stay_days'), undefined);
 });
 
 test('spans: findings first, facts on the rest, code points turned into UTF-16 indexes', () => {
