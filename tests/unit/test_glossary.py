@@ -26,8 +26,9 @@ def test_glossary_is_large_and_every_entry_is_documented(glossary: Glossary) -> 
 
 
 def test_no_duplicate_spanish_keys(glossary: Glossary) -> None:
-    keys = [fold(entry.es)[0] for entry in glossary]
-    assert len(keys) == len(set(keys))
+    # A key appears again only as another sense, told apart by its context words.
+    defaults = [fold(entry.es)[0] for entry in glossary if not entry.has_context]
+    assert len(defaults) == len(set(defaults))
     with pytest.raises(ValueError, match="listed twice"):
         Glossary(parse_tsv(
             "es\ten\taccept\tcategory\tsource\tnotes\tmatch\n"
@@ -98,3 +99,59 @@ def test_term_accuracy_on_a_small_hand_example() -> None:
                "Follow-up at the family clinic.")
     assert term_accuracy(source, partial) == pytest.approx(3 / 5)
     assert term_accuracy("Sin términos del glosario aquí.", "No glossary terms here.") == 1.0
+
+
+def test_the_glossary_covers_specialist_drugs_brands_and_regional_shorthand(glossary: Glossary) -> None:
+    notes = Counter(entry.notes for entry in glossary if entry.category == "drug")
+    for group, at_least in (("oncology", 100), ("biologic", 35), ("immunosuppressant", 10), ("eye", 30),
+                            ("antiviral", 45), ("anaesthesia", 15), ("variant spelling", 15)):
+        assert notes[group] >= at_least, group
+    assert sum(1 for e in glossary if e.notes.startswith("brand of")) >= 100
+    for es, en in (("metotrexate", "methotrexate"), ("ácido acetil-salicílico", "aspirin (acetylsalicylic acid)"),
+                   ("Clexane", "enoxaparin (Clexane)"), ("sofosbuvir/velpatasvir", "sofosbuvir/velpatasvir"),
+                   ("tacrolimus", "tacrolimus"), ("latanoprost", "latanoprost"), ("rocuronio", "rocuronium")):
+        assert glossary.lookup(es).en == en, es
+    for shorthand in ("APS", "TTO", "PCTE", "IZQ", "DER", "OBS", "ANTEC", "DG", "ENF", "ECO", "PZA", "DTE"):
+        assert glossary.lookup(shorthand).category == "abbreviation", shorthand
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # a class stays a class
+    ("Se indica heparina de bajo peso molecular.", {"heparina de bajo peso molecular": "low-molecular-weight heparin (LMWH)"}),
+    # TV beside ECO is transvaginal; alone it is ventricular tachycardia
+    ("Se realiza ECO TV: endometrio de 8 mm.", {"ECO": "ultrasound", "TV": "transvaginal"}),
+    ("Monitor muestra TV sin pulso.", {"TV": "ventricular tachycardia (VT)"}),
+    # SHU in capitals is the syndrome; the name Shu is not
+    ("Paciente Shu Li con fiebre.", {"fiebre": "fever"}),
+    ("Evoluciona con SHU.", {"SHU": "hemolytic uremic syndrome (HUS)"}),
+    # licencia in a licence notice is not sick leave
+    ("Este contenido se distribuye bajo licencia Creative Commons.", {}),
+    ("Se otorga licencia por 7 días.", {"licencia": "sick leave"}),
+    # a context word in the next sentence does not count
+    ("PCR 120 mg/L. Hisopado pendiente.", {"PCR": "C-reactive protein (CRP)"}),
+    ("PCR para SARS-CoV-2 positiva.", {"PCR": "polymerase chain reaction (PCR)"}),
+    ("FA 300 U/L y GGT 210.", {"FA": "alkaline phosphatase (ALP)"}),
+    ("Monitor con FA de respuesta rápida.", {"FA": "atrial fibrillation (AF)"}),
+    # lowercase Spanish words that are also abbreviations in capitals
+    ("Fue a su casa con ira.", {}),
+])
+def test_sense_rules(text: str, expected: dict[str, str]) -> None:
+    assert dict(hints(text)) == expected
+
+
+def test_two_senses_of_one_key_are_hinted_apart() -> None:
+    assert hints("PCR para SARS-CoV-2 negativa. PCR 12 mg/L.") == [
+        ("PCR", "polymerase chain reaction (PCR)"), ("PCR", "C-reactive protein (CRP)")]
+
+
+def test_context_column_is_parsed_and_a_second_default_sense_is_refused() -> None:
+    header = "es\ten\taccept\tcategory\tsource\tnotes\tmatch\tcontext\n"
+    glossary = Glossary(parse_tsv(header + "TV\tventricular tachycardia\t\tabbreviation\tx\t\tcase\t\n"
+                                  "TV\ttransvaginal\t\tabbreviation\tx\t\tcase\t+eco|ecografía\n"),
+                        with_drug_variants=False)
+    assert [m.entry.en for m in glossary.find("Ecografía TV. TV.")] == ["transvaginal", "ventricular tachycardia"]
+    with pytest.raises(ValueError, match="listed twice"):
+        Glossary(parse_tsv(header + "TV\tventricular tachycardia\t\tabbreviation\tx\t\tcase\t\n"
+                                    "TV\ttransvaginal\t\tabbreviation\tx\t\tcase\t\n"))
+    with pytest.raises(ValueError, match="context group"):
+        parse_tsv(header + "TV\ttransvaginal\t\tabbreviation\tx\t\tcase\teco\n")
