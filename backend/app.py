@@ -8,8 +8,9 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from backend.api.errors import document_errors, install_error_handlers
+from backend.api.fhir_body import document_request_bodies
 from backend.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from backend.api.routes import client_drafts, documents, epicrisis, health, models, static
+from backend.api.routes import client_drafts, documents, epicrisis, fhir, health, models, static
 from backend.api.routes import metrics as metrics_route
 from backend.api.routes import openai as openai_route
 from backend.api.routes import translations as translations_route
@@ -50,8 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.security_policy = SecurityPolicy()
 
     install_error_handlers(app)
-    for router in (health.router, epicrisis.router, documents.router, client_drafts.router, models.router,
-                   static.router):
+    for router in (health.router, epicrisis.router, documents.router, fhir.router, client_drafts.router,
+                   models.router, static.router):
         app.include_router(router)
     app.include_router(metrics_route.router)
     app.include_router(translations_route.router)
@@ -65,4 +66,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, policy=app.state.security_policy)
     document_errors(app)
+    document_request_bodies(app)  # JSON or FHIR R4 Bundle bodies (backend/api/fhir_body.py)
     return app
