@@ -38,6 +38,7 @@ MODEL = "apertium-spa-eng (rule-based)"
 INSTALL = "install the Debian packages apertium and apertium-eng-spa (scripts/system-deps.sh run)"
 # Apertium marks words it could not generate (#) or transfer (@); -u already drops the unknown-word *.
 _MARKS = re.compile(r"(?<![^\W_])[#@](?=[^\W\d_])")
+_DOUBLE_SPACE = re.compile(r"(?<=\S) {2,}(?=\S)")
 
 
 class ApertiumTimeout(EngineError):
@@ -108,7 +109,10 @@ class ApertiumEngine(Engine):
         protected = protect(text, self.glossary)
         async with self._slots:
             raw = await self._run(protected.text)
-        return restore(_MARKS.sub("", raw), protected)
+        translated = _MARKS.sub("", raw)
+        if "  " not in text:  # Apertium leaves a double space where it drops a word; the source had none
+            translated = _DOUBLE_SPACE.sub(" ", translated)
+        return restore(translated, protected)
 
     async def _run(self, text: str) -> str:
         try:
