@@ -75,7 +75,7 @@ async def _json_body(request: Request, raw: bytes) -> EpicrisisIn:
         except ValueError:  # not UTF-8 (or -16/-32) text
             raise HTTPException(status.HTTP_400_BAD_REQUEST, "There was an error parsing the body") from None
     try:
-        return EpicrisisIn.model_validate(body)
+        return EpicrisisIn.model_validate(body, from_attributes=True)  # as FastAPI validates a body
     except ValidationError as exc:
         raise _invalid([{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]) from None
 
