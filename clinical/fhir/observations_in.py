@@ -76,8 +76,9 @@ def _weight(reading: Reading, entry: Entry) -> None:
     q = entry.resource.valueQuantity
     factor = {"kg": Decimal(1), "g": Decimal("0.001"), "[lb_av]": Decimal("0.45359237"), "lb": Decimal("0.45359237")}
     unit = (q.code or q.unit) if q is not None else None
-    if q is None or q.value is None or unit not in factor:
-        reading.problem(f"{entry.path}.valueQuantity", "body weight needs valueQuantity with value and unit kg")
+    if q is None or q.value is None or unit not in factor or not 0 < Decimal(str(q.value)) < 1_000_000:
+        reading.problem(f"{entry.path}.valueQuantity", "body weight needs valueQuantity with a value (in range) "
+                        "and unit kg")
         return
     kg = (Decimal(str(q.value)) * factor[unit]).quantize(Decimal("0.001")).normalize()
     reading.record["patient"]["weight_kg"] = str(kg)
@@ -110,6 +111,9 @@ def _vital(reading: Reading, entry: Entry, panel: Entry | None, groups: dict[Any
                             "with its own effectiveDateTime or panel")
             continue
         value = Decimal(str(q.value))
+        if abs(value) >= 1_000_000:
+            reading.problem(at, "the vital sign's value is out of range")
+            continue
         if name == "temperature_c":
             if (q.code or q.unit) in TEMPERATURE_F:
                 value = (value - 32) * 5 / 9
