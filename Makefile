@@ -90,7 +90,7 @@ demo-model: $(VENV)/.dev
 
 # The demo checkpoint as a validated Transformers.js bundle, registered in models/catalog.json.
 demo-bundle: $(VENV)/.dev
-	$(PY) -m export bundle --checkpoint models/demo --out models/demo-onnx --catalog models/catalog.json --overwrite
+	$(PY) -m export bundle --checkpoint models/demo --out models/demo-onnx --catalog models/catalog.json --overwrite --demo
 
 # De-identification: strict span+type scores on MEDDOCAN dev, and retraining the CRF (about 3 min).
 eval-deid: $(VENV)/.dev

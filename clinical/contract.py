@@ -134,6 +134,19 @@ def epicrisis_messages(stay: HospitalStay) -> list[dict[str, str]]:
     ]
 
 
+def record_from_messages(messages: list[dict[str, str]]) -> HospitalStay | None:
+    """The record an epicrisis prompt carries (the contract's user message), or None when there is none
+    or it is not a valid record (then nothing can be reviewed against it)."""
+    for message in reversed(messages):
+        content = message.get("content") or ""
+        if message.get("role") == "user" and content.startswith(EPICRISIS_USER_PREFIX):
+            try:
+                return HospitalStay.model_validate_json(content[len(EPICRISIS_USER_PREFIX):])
+            except ValueError:
+                return None
+    return None
+
+
 def translation_messages(text: str, hints: list[tuple[str, str]] | None = None) -> list[dict[str, str]]:
     """Chat messages for translating de-identified ``text``; ``hints`` are (Spanish, English) pairs."""
     user = ""

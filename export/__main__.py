@@ -46,6 +46,8 @@ def make_parser() -> argparse.ArgumentParser:
                    help="override a validation threshold, e.g. q4.min_top1=0.75 (recorded in the manifest; the "
                         "defaults and their reasons are in export/validate.py)")
     b.add_argument("--tasks", default="epicrisis", help="comma-separated tasks the model was trained for")
+    b.add_argument("--demo", action="store_true", default=None,
+                   help="mark the model as a demonstration model in the catalog (its drafts are labelled as such)")
     b.add_argument("-q", "--quiet", action="store_true", help="print the summary only")
     return parser
 
@@ -66,7 +68,7 @@ def config_from_args(args: argparse.Namespace) -> BundleConfig:
         checkpoint=args.checkpoint, out=args.out, dtypes=tuple(d.strip() for d in args.dtypes.split(",") if d.strip()),
         default_dtype=args.default_dtype, name=args.name, golden=args.golden, validate_tokens=args.validate_tokens,
         accuracy_level=args.accuracy_level, external_data=args.external_data, overwrite=args.overwrite,
-        catalog=args.catalog, thresholds=parse_thresholds(args.threshold), tasks=tuple(t.strip() for t in args.tasks.split(",") if t.strip()))
+        catalog=args.catalog, thresholds=parse_thresholds(args.threshold), tasks=tuple(t.strip() for t in args.tasks.split(",") if t.strip()), demo=args.demo)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -59,6 +59,7 @@ class BundleConfig:
     overwrite: bool = False
     catalog: Path | None = None
     tasks: tuple[str, ...] = ("epicrisis",)
+    demo: bool | None = None  # a demonstration model: labelled as one wherever its drafts are shown
     thresholds: dict[str, dict[str, float]] = field(default_factory=dict)  # {"q4": {"min_top1": 0.75}}
 
     def __post_init__(self) -> None:
@@ -253,7 +254,7 @@ def build_bundle(cfg: BundleConfig) -> BundleResult:
             if stage_dir.exists():
                 shutil.rmtree(stage_dir)
     if cfg.catalog is not None:
-        entry = catalog_file.register(cfg.catalog, out, manifest, list(cfg.tasks))
+        entry = catalog_file.register(cfg.catalog, out, manifest, list(cfg.tasks), demo=cfg.demo)
         logger.info("registered %s in %s (dtype %s)", entry["name"], cfg.catalog, entry["dtype"])
     return BundleResult(out, outcomes, default, fp32_size, manifest, stages.timings)
 

@@ -18,8 +18,12 @@ def empty_catalog() -> dict[str, Any]:
 
 
 def register(catalog: Path, bundle_dir: Path, manifest: dict[str, Any], tasks: list[str],
-             make_default: bool = True) -> dict[str, Any]:
-    """Add or replace the entry for ``bundle_dir``'s model; returns the entry written."""
+             make_default: bool = True, demo: bool | None = None) -> dict[str, Any]:
+    """Add or replace the entry for ``bundle_dir``'s model; returns the entry written.
+
+    ``demo`` marks a demonstration model (every draft it writes is labelled as such on the page and
+    in the API); None keeps what an earlier entry of the same name said.
+    """
     data = json.loads(catalog.read_text(encoding="utf-8")) if catalog.is_file() else empty_catalog()
     if data.get("format") != CATALOG_FORMAT:
         raise ValueError(f"{catalog} has format {data.get('format')!r}; this exporter writes format {CATALOG_FORMAT}")
@@ -32,6 +36,9 @@ def register(catalog: Path, bundle_dir: Path, manifest: dict[str, Any], tasks: l
         "version": manifest["version"],
         "source_sha256": manifest["source"]["sha256"],
     }
+    earlier = next((m for m in data["models"] if m["name"] == entry["name"]), {})
+    if demo if demo is not None else earlier.get("demo", False):
+        entry["demo"] = True
     data["models"] = [m for m in data["models"] if m["name"] != entry["name"]] + [entry]
     if make_default or data.get("default") is None:
         data["default"] = entry["name"]

@@ -93,7 +93,7 @@ MEDICATIONS = [
     ("Paracetamol", "g", ["1"], [Route.ORAL, Route.INTRAVENOUS]),
     ("Ibuprofeno", "mg", ["400", "600"], [Route.ORAL]),
     ("Amoxicilina", "mg", ["500", "875"], [Route.ORAL]),
-    ("Amoxicilina/ácido clavulánico", "mg", ["875"], [Route.ORAL]),
+    ("Amoxicilina/ácido clavulánico", "mg", ["875", "875/125", "500/125"], [Route.ORAL]),
     ("Levofloxacino", "mg", ["500", "750"], [Route.ORAL, Route.INTRAVENOUS]),
     ("Ceftriaxona", "g", ["1", "2"], [Route.INTRAVENOUS, Route.INTRAMUSCULAR]),
     ("Cefazolina", "g", ["1", "2"], [Route.INTRAVENOUS]),
@@ -205,8 +205,16 @@ def _day_in(start: dt.date, days: int) -> st.SearchStrategy[dt.date]:
     return st.integers(0, days).map(lambda offset: start + dt.timedelta(days=offset))
 
 
-def _medication(draw: Any) -> dict[str, Any]:
-    name, unit, doses, routes = draw(st.sampled_from(MEDICATIONS))
+# Per-kg prescriptions, drawn only for patients with a recorded weight (children, mostly).
+PER_KG_MEDICATIONS = [
+    ("Paracetamol", "mg/kg", ["10", "15"], [Route.ORAL, Route.INTRAVENOUS]),
+    ("Ampicilina", "mg/kg", ["50"], [Route.INTRAVENOUS]),
+    ("Amoxicilina", "mg/kg/día", ["50", "80"], [Route.ORAL]),
+]
+
+
+def _medication(draw: Any, weighed: bool = False) -> dict[str, Any]:
+    name, unit, doses, routes = draw(st.sampled_from(MEDICATIONS + (PER_KG_MEDICATIONS if weighed else [])))
     med = {
         "name": name,
         "dose": draw(st.sampled_from(doses)),  # strings, so Decimal("2.5") stays exact
@@ -270,6 +278,9 @@ def hospital_stay_dicts(draw: Any) -> dict[str, Any]:
         patient["age_years"] = age
     if draw(st.booleans()):
         patient["identifiers"].append({"type": "NHC", "value": str(draw(st.integers(1000, 999999)))})
+    weighed = draw(st.booleans())
+    if weighed:
+        patient["weight_kg"] = str(Decimal(draw(st.integers(25, 1200))) / 10)  # 2.5-120 kg
 
     chosen = draw(st.lists(st.sampled_from(DIAGNOSES), min_size=1, max_size=6, unique_by=lambda d: d[0]))
     principal = draw(st.integers(0, len(chosen) - 1))
@@ -332,10 +343,10 @@ def hospital_stay_dicts(draw: Any) -> dict[str, Any]:
         "surgical_history": draw(st.lists(st.sampled_from(SURGICAL_HISTORY), max_size=2, unique=True)),
         "diagnoses": diagnoses,
         "procedures": procedures,
-        "inpatient_medications": [_medication(draw) for _ in range(draw(st.integers(0, 4)))],
+        "inpatient_medications": [_medication(draw, weighed) for _ in range(draw(st.integers(0, 4)))],
         "discharge_medications": []
         if deceased
-        else [_medication(draw) for _ in range(draw(st.integers(0, 5)))],
+        else [_medication(draw, weighed) for _ in range(draw(st.integers(0, 5)))],
         "labs": labs,
         "vital_signs": [_vitals(draw, admitted, days) for _ in range(draw(st.integers(0, 4)))],
         "discharge_instructions": draw(st.lists(st.sampled_from(INSTRUCTIONS), max_size=3, unique=True)),

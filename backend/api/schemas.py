@@ -22,7 +22,8 @@ class Inbound(BaseModel):
 
 class EpicrisisIn(Inbound):
     record: HospitalStay
-    engine: str | None = Field(None, description="try this engine first (see GET /api/v1/models)")
+    engine: str | None = Field(None, description="pin this engine (see GET /api/v1/models): it alone writes, and "
+                                                 "its draft is stored with its review findings, never replaced")
 
     model_config = ConfigDict(
         extra="forbid",
@@ -45,16 +46,34 @@ class SignIn(Inbound):
 
 
 class FindingOut(BaseModel):
-    kind: str
-    text: str
-    field: str | None = None
-    start: int | None = None
+    """A fact of the draft the record contradicts or lacks, or a fact the record requires that is missing."""
+
+    code: str = Field(description="stable name of the finding, e.g. wrong_name, wrong_dose, missing_diagnosis")
+    kind: str = Field(description="the family of fact: identity, date, stay, medication, diagnosis, procedure, "
+                                  "allergy, discharge, follow_up, lab, vital_sign, number")
+    text: str = Field(description="the draft's span, or the record item that is missing")
+    message: str = Field(description="what is wrong, in Spanish, for the page")
+    field: str | None = Field(None, description="the record field it contradicts or lacks")
+    start: int | None = Field(None, description="code-point span in the text; null for a missing fact")
     end: int | None = None
 
 
+class FactOut(BaseModel):
+    kind: str
+    start: int
+    end: int
+    field: str | None = Field(description="the record field the span was traced to; null when not traced")
+    traced: bool
+
+
 class ChecksOut(BaseModel):
+    """The review of the text against its record (clinical.checks): findings and every fact's source."""
+
     ok: bool
+    reviewed: bool = Field(True, description="always true: every stored text is reviewed by the server")
+    attributed_share: float = Field(description="share of the text's fact spans traced to a record field")
     findings: list[FindingOut]
+    facts: list[FactOut] = []
 
     @classmethod
     def of(cls, report: CheckReport) -> ChecksOut:
@@ -73,12 +92,13 @@ class Provenance(BaseModel):
     model: str
     model_version: str
     latency_ms: float
+    demo: bool = Field(False, description="a demonstration model wrote the draft")
     fallbacks: list[FallbackOut] = []
 
     @classmethod
     def of(cls, gen: Generation) -> Provenance:
         return cls(engine=gen.engine, model=gen.model, model_version=gen.model_version,
-                   latency_ms=round(gen.latency_ms, 3), fallbacks=json.loads(gen.fallbacks_json))
+                   latency_ms=round(gen.latency_ms, 3), demo=bool(gen.demo), fallbacks=json.loads(gen.fallbacks_json))
 
 
 class VersionOut(BaseModel):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -103,6 +103,7 @@ class Generation(Base):
     model_version: Mapped[str] = mapped_column(String(100))
     latency_ms: Mapped[float]
     checks_ok: Mapped[bool]
+    demo: Mapped[bool] = mapped_column(default=False, server_default=false())  # a demonstration model wrote it
     fallbacks_json: Mapped[str] = mapped_column(Text, default="[]")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

@@ -67,6 +67,7 @@ class Draft:
     engine: str
     model: str
     model_version: str
+    demo: bool = False  # written by a demonstration model
 
 
 class Engine(abc.ABC):
@@ -81,6 +82,7 @@ class Engine(abc.ABC):
     model: str
     model_version: str
     tasks: tuple[str, ...] = ("epicrisis",)
+    demo: bool = False  # a demonstration model: every draft it writes says so
 
     def supports(self, task: str) -> bool:
         return task in self.tasks
@@ -99,7 +101,7 @@ class Engine(abc.ABC):
 
     async def generate(self, stay: HospitalStay) -> Draft:
         c = await self.complete(epicrisis_messages(stay), "epicrisis")
-        return Draft(c.text, c.engine, c.model, c.model_version)
+        return Draft(c.text, c.engine, c.model, c.model_version, self.demo)
 
     def stream(self, stay: HospitalStay) -> AsyncIterator[str]:
         """Chunks whose concatenation is exactly what ``generate`` returns."""

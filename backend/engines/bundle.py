@@ -44,6 +44,7 @@ class ServedBundle:
     max_positions: int
     manifest: dict[str, Any]
     tasks: tuple[str, ...] = ("epicrisis",)  # what the model was trained for (the catalog entry says)
+    demo: bool = False  # the catalog marks it as a demonstration model
 
 
 def _sha256(path: Path) -> str:
@@ -128,6 +129,7 @@ class CatalogEntry:
     dtype: str | None
     tasks: tuple[str, ...]
     version: str | None
+    demo: bool = False  # a demonstration model: its drafts are labelled as such
 
 
 def load_catalog(models_dir: Path) -> tuple[list[CatalogEntry], str | None]:
@@ -138,8 +140,17 @@ def load_catalog(models_dir: Path) -> tuple[list[CatalogEntry], str | None]:
     if data.get("format") != CATALOG_FORMAT:
         raise BundleError(f"{path} has format {data.get('format')!r}; this backend reads format {CATALOG_FORMAT}")
     entries = [CatalogEntry(m["name"], (models_dir / m["bundle"]).resolve(), m.get("dtype"),
-                            tuple(m.get("tasks", ["epicrisis"])), m.get("version")) for m in data.get("models", [])]
+                            tuple(m.get("tasks", ["epicrisis"])), m.get("version"), bool(m.get("demo", False)))
+               for m in data.get("models", [])]
     return entries, data.get("default")
+
+
+def demo_models(models_dir: Path) -> frozenset[str]:
+    """Names of the catalog's demonstration models (none when no catalog has been written)."""
+    if not (models_dir / CATALOG).is_file():
+        return frozenset()
+    entries, _ = load_catalog(models_dir)
+    return frozenset(e.name for e in entries if e.demo)
 
 
 def resolve_bundle(models_dir: Path, model: str | None, bundle: Path | None, dtype: str | None) -> ServedBundle:
@@ -157,7 +168,7 @@ def resolve_bundle(models_dir: Path, model: str | None, bundle: Path | None, dty
     if entry is None:
         raise BundleError(f"model {wanted!r} is not in {models_dir / CATALOG}; it lists "
                           f"{', '.join(e.name for e in entries) or 'nothing'}")
-    served = dataclasses.replace(open_bundle(entry.bundle, dtype or entry.dtype), tasks=entry.tasks)
+    served = dataclasses.replace(open_bundle(entry.bundle, dtype or entry.dtype), tasks=entry.tasks, demo=entry.demo)
     if entry.version and entry.version != served.version:
         logger.warning("catalog lists %s version %s but its bundle is version %s; serving the bundle's",
                        entry.name, entry.version, served.version)

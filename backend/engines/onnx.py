@@ -56,6 +56,7 @@ class OnnxEngine(Engine):
             raise ValueError("max_concurrency must be at least 1")
         self.bundle = bundle
         self.model = bundle.name
+        self.demo = bundle.demo
         self.model_version = f"{bundle.version}-{bundle.dtype}"
         self.tasks = tuple(bundle.tasks)
         self.defaults = defaults or SamplingParams()

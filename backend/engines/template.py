@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from backend.core.config import Settings
-from backend.engines.base import Draft, Engine, EngineHealth, register
+from backend.engines.base import (
+    Completion,
+    Draft,
+    Engine,
+    EngineHealth,
+    EngineUnsupported,
+    GenerationParams,
+    Messages,
+    register,
+)
+from clinical.contract import record_from_messages
 from clinical.record import HospitalStay
 from clinical.writer import TEMPLATE_VERSION, render_epicrisis, render_sections
 
@@ -15,6 +25,26 @@ class TemplateEngine(Engine):
     model = "alta-epicrisis-template"
     model_version = TEMPLATE_VERSION
     tasks = ("epicrisis",)  # from a structured record only; it cannot answer free chat or translate
+
+    def _record(self, messages: Messages, task: str) -> HospitalStay:
+        if task != "epicrisis":
+            raise self._unsupported(task)
+        stay = record_from_messages(messages)
+        if stay is None:
+            raise EngineUnsupported("the template engine writes an epicrisis only from the prompt contract's "
+                                    "user message ('Registro de hospitalización:' and a valid record)")
+        return stay
+
+    async def complete(self, messages: Messages, task: str, params: GenerationParams | None = None) -> Completion:
+        """``template/epicrisis`` on /v1: the prompt contract's record, written by the template."""
+        text = render_epicrisis(self._record(messages, task))
+        return Completion(text, self.name, self.model, self.model_version)
+
+    async def stream_complete(self, messages: Messages, task: str,
+                              params: GenerationParams | None = None) -> AsyncIterator[str]:
+        stay = self._record(messages, task)
+        async for chunk in self.stream(stay):
+            yield chunk
 
     async def generate(self, stay: HospitalStay) -> Draft:
         return Draft(render_epicrisis(stay), self.name, self.model, self.model_version)

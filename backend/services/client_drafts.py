@@ -43,6 +43,7 @@ class BrowserProvenance:
     dtype: str
     device: str  # "wasm" or "webgpu"
     latency_ms: float
+    demo: bool = False  # the catalog marks the bundle as a demonstration model
 
     @property
     def stored_version(self) -> str:
@@ -98,7 +99,7 @@ def store_client_draft(session: Session, document_id: str, stay: HospitalStay, t
     session.add(Generation(
         document_id=document_id, request_id=actor.request_id, task="epicrisis", engine=BROWSER_ENGINE,
         model=prov.model, model_version=prov.stored_version, latency_ms=prov.latency_ms, checks_ok=checks.ok,
-        fallbacks_json="[]",
+        demo=prov.demo, fallbacks_json="[]",
     ))
     session.add(AuditEvent(actor=actor.name, action="create", document_id=document_id, request_id=actor.request_id,
                            detail=f"browser draft ({prov.device})"))

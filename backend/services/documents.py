@@ -79,7 +79,7 @@ def create_document(
     session.add(Generation(
         document_id=doc.id, request_id=actor.request_id, task="epicrisis", engine=draft.engine,
         model=draft.model, model_version=draft.model_version, latency_ms=latency_ms, checks_ok=checks_ok,
-        fallbacks_json=json.dumps([f.__dict__ for f in fallbacks]),
+        demo=draft.demo, fallbacks_json=json.dumps([f.__dict__ for f in fallbacks]),
     ))
     _audit(session, actor, "create", doc.id)
     _commit(session)

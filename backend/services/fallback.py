@@ -189,7 +189,7 @@ async def first_stream(engines: Sequence[Engine], task: str,
             yield StreamEvent("start", engine)
         text = "".join(parts)
         metrics.generation(engine.name, task, time.perf_counter() - started, engine.count_tokens(text) if text else None)
-        draft = Draft(text, engine.name, engine.model, engine.model_version)
+        draft = Draft(text, engine.name, engine.model, engine.model_version, engine.demo)
         yield StreamEvent("done", engine, draft=draft, fallbacks=tuple(passes.fallbacks()))
         return
     raise passes.unavailable()

@@ -46,7 +46,10 @@ def test_create_stores_a_complete_draft_with_provenance(client, auth, record, se
         assert item["description"] in doc["text"]
     for med in record["discharge_medications"]:
         assert med["name"] in doc["text"]
-    assert doc["checks"] == {"ok": True, "findings": []}
+    assert doc["checks"]["ok"] is True and doc["checks"]["findings"] == [] and doc["checks"]["reviewed"] is True
+    assert doc["checks"]["attributed_share"] == 1.0  # every fact span of a template draft has its source
+    assert {"field": "patient.name", "kind": "identity", "traced": True} | {
+        k: v for k, v in doc["checks"]["facts"][0].items() if k in ("start", "end")} in doc["checks"]["facts"]
     prov = doc["provenance"]
     assert prov["engine"] == "template" and prov["model"] == "alta-epicrisis-template"
     assert len(prov["model_version"]) == 12 and prov["latency_ms"] >= 0 and prov["fallbacks"] == []
@@ -98,9 +101,11 @@ def test_edit_checks_the_new_text(client, auth, record) -> None:
     text = doc["text"].replace("Metformina", "Warfarina")
     out = client.put(f"/api/v1/documents/{doc['id']}", json={"text": text, "base_version": 1, "author": "Dr. X"},
                      headers=auth).json()
-    kinds = {f["kind"] for f in out["checks"]["findings"]}
+    codes = {f["code"] for f in out["checks"]["findings"]}
     assert not out["checks"]["ok"]
-    assert {"missing_discharge_medication", "unknown_drug"} <= kinds
+    # the line now prescribes a drug the record lacks, and the record's metformina has no line
+    assert {"missing_discharge_medication", "unknown_medication"} <= codes
+    assert all(f["message"] and f["kind"] == "medication" for f in out["checks"]["findings"])
 
 
 def test_list_by_patient_identifier(client, auth, record) -> None:
@@ -299,7 +304,8 @@ def test_signing_a_flagged_text_needs_acknowledgement(client, auth, record, sess
     signed = client.post(f"{url}/sign", json={"version": 2, "signed_by": "Dr. X", "acknowledge_findings": True},
                          headers=auth)
     assert signed.status_code == 200 and signed.json()["status"] == "signed"
-    assert [f["kind"] for f in signed.json()["checks"]["findings"]] == ["unknown_dose"]
+    assert [(f["code"], f["field"]) for f in signed.json()["checks"]["findings"]] == [
+        ("wrong_dose", "discharge_medications[1].dose")]
     with sessions() as session:
         detail = session.scalar(select(AuditEvent.detail).where(AuditEvent.action == "sign"))
     assert detail == "version 2, 1 findings acknowledged"

@@ -237,16 +237,35 @@ def test_api_says_which_engine_wrote_the_draft(models_dir, settings: Settings, a
     with TestClient(create_app(app_settings)) as client:
         models = client.get("/api/v1/models", headers=auth).json()
         assert [m["engine"] for m in models] == ["onnx", "template"] and models[0]["healthy"]
-        only_onnx = client.post("/api/v1/epicrisis", headers=auth, json={"record": record, "engine": "onnx"})
-        assert only_onnx.status_code == 201
-        provenance = only_onnx.json()["provenance"]
-        # a random tiny model's draft fails the output checks, so the template writes it, and says why
-        assert provenance["engine"] == "template"
+        # the default chain: the random tiny model's draft fails the record review, so the template
+        # writes the stored one, and says why
+        chained = client.post("/api/v1/epicrisis", headers=auth, json={"record": record})
+        provenance = chained.json()["provenance"]
+        assert chained.status_code == 201 and provenance["engine"] == "template"
         assert provenance["fallbacks"][0]["engine"] == "onnx"
-        assert "output checks" in provenance["fallbacks"][0]["reason"]
-        streamed = client.post("/api/v1/epicrisis/stream", headers=auth, json={"record": record, "engine": "onnx"})
+        assert "record review" in provenance["fallbacks"][0]["reason"] and chained.json()["checks"]["ok"]
+        # pinned: the onnx engine alone writes, and its draft is stored with its findings in plain view
+        only_onnx = client.post("/api/v1/epicrisis", headers=auth, json={"record": record, "engine": "onnx"})
+        assert only_onnx.status_code == 201 and only_onnx.json()["provenance"]["engine"] == "onnx"
+        assert only_onnx.json()["checks"]["ok"] is False and only_onnx.json()["checks"]["findings"]
+        # streamed under the default chain: the model's draft is shown, reviewed, and replaced
+        streamed = client.post("/api/v1/epicrisis/stream", headers=auth, json={"record": record})
         assert streamed.status_code == 200 and streamed.headers["X-Alta-Engine"] == "onnx"
-        assert "event: chunk" in streamed.text and "event: done" in streamed.text
+        events = [(block.split("\n")[0].removeprefix("event: "), json.loads(block.split("\ndata: ", 1)[1]))
+                  for block in streamed.text.strip().split("\n\n")]
+        names = [name for name, _ in events]
+        assert names[0] == "start" and "chunk" in names and names[-3:] == ["review", "replaced", "done"]
+        review, replaced, done = (data for _, data in events[-3:])
+        assert review == {"ok": False, "findings": replaced["findings"], "replaced": True}
+        assert replaced["engine"] == "onnx" and replaced["by"]["engine"] == "template"
+        assert done["provenance"]["engine"] == "template" and done["checks"]["ok"] and done["text"] == replaced["text"]
+        assert done["provenance"]["fallbacks"][0]["engine"] == "onnx"
+        # streamed and pinned: nothing is replaced, the findings are stored with the draft
+        pinned = client.post("/api/v1/epicrisis/stream", headers=auth, json={"record": record, "engine": "onnx"})
+        blocks = pinned.text.strip().split("\n\n")
+        assert blocks[-2].startswith("event: review") and blocks[-1].startswith("event: done")
+        stored = json.loads(blocks[-1].split("\ndata: ", 1)[1])
+        assert stored["provenance"]["engine"] == "onnx" and stored["checks"]["ok"] is False
 
 
 def test_default_engine_order_follows_the_catalog(models_dir, tmp_path):

@@ -20,7 +20,6 @@ from backend.engines.base import Completion, Engine, EngineHealth, EngineRegistr
 from backend.engines.bundle import open_bundle
 from backend.engines.onnx import OnnxEngine
 from backend.engines.openai_protocol import MalformedAnswer
-from backend.engines.template import TemplateEngine
 from clinical.contract import epicrisis_messages
 from clinical.record import HospitalStay
 from export import testing
@@ -65,19 +64,32 @@ def sse_data(body: str) -> list[str]:
 
 
 def test_chat_completion_has_openai_shape_and_names_the_engine(api, auth, messages, bundle_dir):
-    response = api.post(CHAT, headers=auth, json={"model": "epicrisis", "messages": messages, "max_tokens": NEW_TOKENS})
+    response = api.post(CHAT, headers=auth, json={"model": "onnx/epicrisis", "messages": messages,
+                                                  "max_tokens": NEW_TOKENS})
     assert response.status_code == 200, response.text
     assert response.headers["x-alta-engine"] == "onnx"
     body = response.json()
-    assert body["object"] == "chat.completion" and body["model"] == "epicrisis" and body["id"].startswith("chatcmpl-")
+    assert body["object"] == "chat.completion" and body["model"] == "onnx/epicrisis"
+    assert body["id"].startswith("chatcmpl-")
     choice = body["choices"][0]
     assert choice["message"]["role"] == "assistant" and choice["index"] == 0
     assert choice["message"]["content"] == reference(bundle_dir, messages, max_new_tokens=NEW_TOKENS)
     assert choice["finish_reason"] in ("stop", "length")
     usage = body["usage"]
     assert usage["completion_tokens"] <= NEW_TOKENS and usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    checks = body["alta"].pop("checks")
     assert body["alta"] == {"engine": "onnx", "model": "bundle", "model_version": body["alta"]["model_version"],
-                            "fallbacks": []}
+                            "demo": False, "fallbacks": []}
+    # the pinned engine's answer is reviewed against the record the prompt carries, findings in plain view
+    assert checks["reviewed"] is True and checks["ok"] is False and checks["findings"]
+
+
+def test_the_chain_replaces_an_answer_that_fails_the_record_review(api, auth, messages):
+    body = api.post(CHAT, headers=auth, json={"model": "epicrisis", "messages": messages,
+                                              "max_tokens": NEW_TOKENS}).json()
+    assert body["alta"]["engine"] == "template" and body["alta"]["checks"]["ok"] is True
+    assert body["alta"]["fallbacks"][0]["engine"] == "onnx"
+    assert body["alta"]["fallbacks"][0]["reason"].startswith("checks: draft failed the record review")
 
 
 def test_sampling_parameters_reach_the_engine(api, auth, messages, bundle_dir):
@@ -95,20 +107,23 @@ def test_sampling_parameters_reach_the_engine(api, auth, messages, bundle_dir):
 
 
 def test_stream_sends_openai_chunks_then_done(api, auth, messages, bundle_dir):
-    whole = api.post(CHAT, headers=auth, json={"model": "epicrisis", "messages": messages, "max_tokens": NEW_TOKENS})
+    whole = api.post(CHAT, headers=auth, json={"model": "onnx/epicrisis", "messages": messages,
+                                               "max_tokens": NEW_TOKENS})
     tokens_before = generated_tokens()
-    response = api.post(CHAT, headers=auth, json={"model": "epicrisis", "messages": messages,
+    response = api.post(CHAT, headers=auth, json={"model": "onnx/epicrisis", "messages": messages,
                                                   "max_tokens": NEW_TOKENS, "stream": True})
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
     assert response.headers["x-alta-engine"] == "onnx"
     data = sse_data(response.text)
     assert data[-1] == "[DONE]"
     chunks = [json.loads(d) for d in data[:-1]]
-    assert all(c["object"] == "chat.completion.chunk" and c["model"] == "epicrisis" for c in chunks)
+    assert all(c["object"] == "chat.completion.chunk" and c["model"] == "onnx/epicrisis" for c in chunks)
     assert len({c["id"] for c in chunks}) == 1
     assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
     assert chunks[0]["alta"]["engine"] == "onnx"
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop" and chunks[-1]["alta"]["fallbacks"] == []
+    # text already streamed is not taken back: its review comes in the last chunk
+    assert chunks[-1]["alta"]["checks"]["reviewed"] is True and chunks[-1]["alta"]["checks"]["ok"] is False
     text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
     assert text == whole.json()["choices"][0]["message"]["content"] and len(chunks) > 3
     # a streamed answer counts its tokens too, in the engine's own tokenizer
@@ -130,7 +145,8 @@ def test_models_lists_tasks_and_engine_models_that_chat(api, auth):
     assert response.status_code == 200
     body = response.json()
     assert body["object"] == "list"
-    assert [m["id"] for m in body["data"]] == ["epicrisis", "onnx/epicrisis"]  # the template writes from records only
+    # the template engine answers the prompt contract's record message, so it is a model too
+    assert [m["id"] for m in body["data"]] == ["epicrisis", "onnx/epicrisis", "template/epicrisis"]
     assert all(m["object"] == "model" and m["owned_by"] == "alta" for m in body["data"])
 
 
@@ -149,7 +165,7 @@ def test_errors_have_openai_shape_and_repeat_nothing_sent(api, auth, make_key, m
     assert forbidden["type"] == "permission_error" and "generate" in forbidden["message"]
     assert error_of(api.get("/v1/models", headers=reader), 403)["type"] == "permission_error"
 
-    for model in ("gpt-4o-María", "template/epicrisis", "translation", "onnx/translation"):
+    for model in ("gpt-4o-María", "template/translation", "translation", "onnx/translation"):
         missing = error_of(api.post(CHAT, headers=auth, json={"model": model, "messages": messages}), 404)
         assert missing["code"] == "model_not_found" and missing["type"] == "not_found_error"
         assert model not in missing["message"] and "epicrisis, onnx/epicrisis" in missing["message"]
@@ -192,7 +208,7 @@ class BreaksMidStream(ChatDown):
 
 def test_engines_passed_over_are_named_in_the_answer(api, auth, messages):
     onnx = api.app.state.engines.get("onnx")
-    api.app.state.engines = EngineRegistry([ChatDown(), onnx, TemplateEngine()])
+    api.app.state.engines = EngineRegistry([ChatDown(), onnx])  # onnx last: its answer is kept with its review
     body = {"model": "epicrisis", "messages": messages, "max_tokens": 4}
     response = api.post(CHAT, headers=auth, json=body)
     assert response.headers["x-alta-engine"] == "onnx"
@@ -204,7 +220,7 @@ def test_engines_passed_over_are_named_in_the_answer(api, auth, messages):
 
 
 def test_no_engine_is_a_503_with_retry_after_streamed_or_not(api, auth, messages):
-    api.app.state.engines = EngineRegistry([ChatDown(), TemplateEngine()])
+    api.app.state.engines = EngineRegistry([ChatDown()])
     for stream in (False, True):
         response = api.post(CHAT, headers=auth, json={"model": "epicrisis", "messages": messages, "stream": stream})
         error = error_of(response, 503)

@@ -7,7 +7,8 @@ abbreviated prescriptions ("vía oral cada 8 horas" / "v.o. c/8 h"), "de" or "de
 and the two section orders hospitals use. Dates keep the month in words, as the system prompt asks.
 
 Every narrative is faithful by construction: it names every diagnosis with its CIE-10 code, every
-procedure and every discharge medication with dose, route, frequency and duration, and it states no
+procedure and every inpatient and discharge medication with dose, route, frequency and duration
+(each in its own treatment section), and it states no
 drug, dose or date the record lacks, so ``clinical.checks.check_draft`` passes on it.
 """
 
@@ -56,9 +57,11 @@ _T = SECTION_TITLES
 # The order of the system prompt, and the one some hospitals use: results before the clinical course.
 SECTION_ORDERS: tuple[tuple[str, ...], ...] = (
     tuple(_T[k] for k in ("identificacion", "motivo", "antecedentes", "diagnosticos", "procedimientos",
-                          "evolucion", "examenes", "tratamiento_alta", "indicaciones", "controles")),
+                          "evolucion", "examenes", "tratamiento_hospitalizacion", "tratamiento_alta",
+                          "indicaciones", "controles")),
     tuple(_T[k] for k in ("identificacion", "motivo", "antecedentes", "diagnosticos", "procedimientos",
-                          "examenes", "evolucion", "tratamiento_alta", "indicaciones", "controles")),
+                          "examenes", "evolucion", "tratamiento_hospitalizacion", "tratamiento_alta",
+                          "indicaciones", "controles")),
 )
 REQUIRED_SECTIONS = (_T["identificacion"], _T["motivo"], _T["diagnosticos"])
 _HEADINGS = frozenset(SECTION_ORDERS[0])
@@ -71,6 +74,7 @@ def _present(stay: HospitalStay) -> dict[str, bool]:
         _T["procedimientos"]: bool(stay.procedures),
         _T["evolucion"]: stay.evolution is not None,
         _T["examenes"]: bool(stay.labs or stay.vital_signs),
+        _T["tratamiento_hospitalizacion"]: bool(stay.inpatient_medications),
         _T["tratamiento_alta"]: bool(stay.discharge_medications),
         _T["indicaciones"]: bool(stay.discharge_instructions),
         _T["controles"]: bool(stay.follow_ups),
@@ -160,7 +164,10 @@ def reference_epicrisis(stay: HospitalStay, rng: random.Random) -> str:
         _T["procedimientos"]: _procedures(stay, style),
         _T["evolucion"]: _evolution(stay, style),
         _T["examenes"]: _results(stay, style),
-        _T["tratamiento_alta"]: "\n".join(style.items([_prescription(m, style) for m in stay.discharge_medications])),
+        _T["tratamiento_hospitalizacion"]: "\n".join(
+            style.items([_prescription(m, style, stay) for m in stay.inpatient_medications])),
+        _T["tratamiento_alta"]: "\n".join(
+            style.items([_prescription(m, style, stay) for m in stay.discharge_medications])),
         _T["indicaciones"]: _instructions(stay, style),
         _T["controles"]: _follow_ups(stay, style),
     }
@@ -298,7 +305,8 @@ def _evolution(stay: HospitalStay, style: _Style) -> str:
     service, dx = inline(stay.admission.service), lower_first(inline(stay.principal_diagnosis.description))
     meds = list(dict.fromkeys(lower_first(inline(m.name)) for m in stay.inpatient_medications))[:4]
     if meds and style.rng.random() < 0.4:
-        meds = [f"{lower_first(inline(m.name))} {format_dose(m)} {route_phrase(m.route)}" for m in stay.inpatient_medications[:3]]
+        meds = [f"{lower_first(inline(m.name))} {format_dose(m, stay.patient.weight_kg)} {route_phrase(m.route)}"
+                for m in stay.inpatient_medications[:3]]
     openings = [f"Se hospitaliza en {service} para manejo de {dx}.", f"Cursa su hospitalización en {service}."]
     if meds:
         openings += [f"Durante la hospitalización recibe tratamiento con {join_list(meds)}.",
@@ -372,9 +380,10 @@ def _results(stay: HospitalStay, style: _Style) -> str:
     return "\n".join(lines)
 
 
-def _prescription(med: Medication, style: _Style) -> str:
-    """One discharge prescription with dose, route, frequency and duration, spelled out or abbreviated."""
-    name, dose, frequency = inline(med.name), format_dose(med), inline(med.frequency).rstrip(".")
+def _prescription(med: Medication, style: _Style, stay: HospitalStay) -> str:
+    """One prescription with dose, route, frequency and duration, spelled out or abbreviated."""
+    name, frequency = inline(med.name), inline(med.frequency).rstrip(".")
+    dose = format_dose(med, stay.patient.weight_kg)
     duration = inline(med.duration) if med.duration else ""
     if style.abbreviated:
         route = _ABBREVIATED_ROUTES.get(med.route, route_phrase(med.route))

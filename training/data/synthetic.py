@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from clinical.record import HospitalStay
+from clinical.record import HospitalStay, is_per_kg
 from clinical.writer.spanish import lower_first
 from training.data.catalog import Catalog, Diagnosis, Pick, load_catalog, people, phrases, vitals
 
@@ -127,6 +127,11 @@ class _Builder:
         }
         if allergies is not None:
             data["allergies"] = allergies
+        # Children's records carry their weight (per-kg doses are prescribed against it), and so
+        # does any record with a per-kg prescription.
+        meds = [*data["inpatient_medications"], *data["discharge_medications"]]
+        if self.age < 15 or any(is_per_kg(m["unit"]) for m in meds):
+            data["patient"]["weight_kg"] = f"{self.weight:.1f}"
         return data
 
     # --- who, where, when ---------------------------------------------------------------------

@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 from pydantic import Field, StringConstraints
 
 from backend.api.deps import GenerateActor, SessionDep, release
 from backend.api.errors import error_responses
 from backend.api.schemas import DocumentOut, Inbound
+from backend.engines.bundle import demo_models
 from backend.services import client_drafts
 from backend.services.documents import current_text, latest_generation
 from clinical.contract import example_records
@@ -52,14 +53,16 @@ class ClientDraftIn(Inbound):
                                                                   "content (a retry): the stored document"},
                         **error_responses(409)})
 def store_browser_draft(body: ClientDraftIn, session: SessionDep, actor: GenerateActor,
-                        response: Response) -> DocumentOut:
+                        response: Response, request: Request) -> DocumentOut:
     """The browser's draft becomes version 1 of document ``id``, with the output checks run here as for
     the server's engines. Sending the same draft again answers 200 with the stored document, so an
     offline outbox can retry until it hears back without storing anything twice."""
     p = body.provenance
     stored = client_drafts.store_client_draft(
         session, str(body.id), body.record, body.text,
-        client_drafts.BrowserProvenance(p.model, p.model_version, p.dtype, p.device, p.latency_ms), actor=actor)
+        client_drafts.BrowserProvenance(p.model, p.model_version, p.dtype, p.device, p.latency_ms,
+                                        demo=p.model in demo_models(request.app.state.settings.models_dir)),
+        actor=actor)
     doc = stored.document
     response.headers["Location"] = f"/api/v1/documents/{doc.id}"
     if not stored.created:

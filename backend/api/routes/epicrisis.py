@@ -18,7 +18,7 @@ from backend.engines.base import Draft, EngineRegistry
 from backend.services import documents as docs
 from backend.services.admission import AdmissionDep
 from backend.services.epicrisis import StreamBroken, stream_draft, write_draft
-from clinical.checks import CheckReport, check_draft
+from clinical.checks import CheckReport
 
 router = APIRouter(prefix="/api/v1/epicrisis", tags=["epicrisis"], responses=error_responses(429, 503))
 
@@ -43,8 +43,10 @@ def _known_engine(body: EpicrisisIn, registry: EngineRegistry) -> None:
              summary="Write and store an epicrisis draft")
 async def create_epicrisis(body: EpicrisisIn, request: Request, response: Response,
                            registry: RegistryDep, actor: GenerateActor, admission: AdmissionDep) -> DocumentOut:
-    """Writes a draft from the record with the first engine that can, runs the output checks and
-    stores it as version 1 of a new document. ``provenance`` says which engine wrote it.
+    """Writes a draft from the record with the first engine that can, reviews it against the record
+    and stores it as version 1 of a new document. ``provenance`` says which engine wrote it. A model
+    draft that fails the review is passed over for the next engine (the template writer last); with
+    ``engine`` pinned, that engine's draft is stored with its findings (``checks.ok`` false).
 
     When every generation slot is busy and the queue is full the answer is 503, and a key over its
     rate limit gets 429, both with ``Retry-After``; nothing is stored for them."""
@@ -66,10 +68,15 @@ def _sse(event: str, data: object) -> str:
              response_class=StreamingResponse,
              responses={200: {"content": {"text/event-stream": {}},
                               "description": "`event: start` {engine, model}, `event: chunk` {text} as written, "
-                                             "then `event: done` with the stored document (as POST /api/v1/epicrisis "
-                                             "returns it). An engine that fails before writing is reported as "
-                                             "`event: fallback` {engine, reason} and the next one starts; one that "
-                                             "fails mid-draft ends the stream with `event: error` (nothing stored)."}})
+                                             "`event: review` {ok, findings, replaced} once the text is reviewed "
+                                             "against the record, `event: replaced` {engine, reason, findings, by, "
+                                             "text} when the default chain threw a failing model draft away and "
+                                             "the next engine wrote the one stored, then `event: done` with the "
+                                             "stored document (as POST /api/v1/epicrisis returns it). An engine "
+                                             "that fails before writing is reported as `event: fallback` {engine, "
+                                             "reason} and the next one starts; one that fails mid-draft ends the "
+                                             "stream with `event: error` (nothing stored). With `engine` pinned "
+                                             "nothing is replaced: the draft is stored with its findings."}})
 async def stream_epicrisis(body: EpicrisisIn, request: Request, registry: RegistryDep,
                            actor: GenerateActor, admission: AdmissionDep) -> StreamingResponse:
     _known_engine(body, registry)
@@ -82,15 +89,26 @@ async def stream_epicrisis(body: EpicrisisIn, request: Request, registry: Regist
         event = first
         while True:
             if event.kind == "start":
-                yield _sse("start", {"engine": event.engine.name, "model": event.engine.model})
+                yield _sse("start", {"engine": event.engine.name, "model": event.engine.model,
+                                     "demo": event.engine.demo})
             elif event.kind == "chunk":
                 yield _sse("chunk", {"text": event.text})
             elif event.kind == "fallback":
                 yield _sse("fallback", {"engine": event.engine.name, "reason": event.text})
-            else:
+            else:  # reviewed: the draft to store
+                replaced = event.replaced
+                yield _sse("review", {"ok": event.checks.ok if replaced is None else False,
+                                      "findings": len((event.replaced_checks or event.checks).findings),
+                                      "replaced": replaced is not None})
+                if replaced is not None:
+                    n = len(event.replaced_checks.findings)
+                    yield _sse("replaced", {
+                        "engine": replaced.engine, "findings": n, "text": event.draft.text,
+                        "reason": f"El borrador de {replaced.engine} no pasó la revisión frente al registro "
+                                  f"({n} hallazgo{'' if n == 1 else 's'}); se guarda el de {event.draft.engine}.",
+                        "by": {"engine": event.draft.engine, "model": event.draft.model}})
                 latency_ms = (time.perf_counter() - started) * 1000
-                checks = check_draft(body.record, event.draft.text)
-                out = await run_in_threadpool(_store_and_describe, request, body, event.draft, checks, actor,
+                out = await run_in_threadpool(_store_and_describe, request, body, event.draft, event.checks, actor,
                                               latency_ms, list(event.fallbacks))
                 yield _sse("done", out.model_dump(mode="json"))
                 return

@@ -27,12 +27,14 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.deps import GenerateActor, RegistryDep
-from backend.api.schemas import FallbackOut
+from backend.api.schemas import ChecksOut, FallbackOut
 from backend.engines.base import Completion, Engine, EngineRegistry, GenerationParams
 from backend.services.admission import AdmissionDep
 from backend.services.errors import DomainError
 from backend.services.fallback import StreamBroken, first_answer, first_stream
-from clinical.record import field_errors
+from clinical.checks import check_draft
+from clinical.contract import record_from_messages
+from clinical.record import HospitalStay, field_errors
 
 STARTED = int(time.time())
 MAX_TOKENS = 32768
@@ -110,7 +112,10 @@ class AltaOut(BaseModel):
     engine: str
     model: str
     model_version: str
+    demo: bool = False
     fallbacks: list[FallbackOut] = []
+    checks: ChecksOut | None = Field(None, description="for an epicrisis whose messages carry the prompt "
+                                                       "contract's record: the review of the answer against it")
 
 
 class ChatCompletionOut(BaseModel):
@@ -251,10 +256,17 @@ async def chat_completions(body: ChatCompletionIn, response: Response, registry:
     target = resolve(registry, body.model)
     await admission.enter(actor.name)
     messages, params = [m.as_message() for m in body.messages], body.params()
+    # An epicrisis prompt that carries its record is reviewed against it, as on every other path.
+    stay = record_from_messages(messages) if target.task == "epicrisis" else None
     if body.stream:
-        return await _stream(body, target, messages, params)
+        return await _stream(body, target, messages, params, stay)
+    review = None
+    if stay is not None:
+        def review(c: Completion) -> str | None:
+            report = check_draft(stay, c.text)
+            return None if report.ok else f"draft failed the record review ({len(report.findings)} findings)"
     answer = await first_answer(target.engines, target.task,
-                                lambda engine: engine.complete(messages, target.task, params))
+                                lambda engine: engine.complete(messages, target.task, params), review)
     completion: Completion = answer.value
     response.headers["x-alta-engine"] = completion.engine
     usage = None
@@ -266,7 +278,12 @@ async def chat_completions(body: ChatCompletionIn, response: Response, registry:
         choices=[ChoiceOut(message=AssistantMessage(content=completion.text),
                            finish_reason="length" if completion.finish_reason == "length" else "stop")],
         alta=AltaOut(engine=completion.engine, model=completion.model, model_version=completion.model_version,
+                     demo=answer.engine.demo, checks=_checks(stay, completion.text),
                      fallbacks=[FallbackOut(engine=f.engine, reason=f.reason) for f in answer.fallbacks]))
+
+
+def _checks(stay: HospitalStay | None, text: str) -> ChecksOut | None:
+    return ChecksOut.of(check_draft(stay, text)) if stay is not None else None
 
 
 def _data(payload: dict[str, Any] | str) -> str:
@@ -274,7 +291,7 @@ def _data(payload: dict[str, Any] | str) -> str:
 
 
 async def _stream(body: ChatCompletionIn, target: Target, messages: list[dict[str, str]],
-                  params: GenerationParams) -> StreamingResponse:
+                  params: GenerationParams, stay: HospitalStay | None) -> StreamingResponse:
     events = first_stream(target.engines, target.task,
                           lambda engine: engine.stream_complete(messages, target.task, params))
     # Engines that failed before writing come just before the writer's start: read up to it, so a
@@ -289,7 +306,8 @@ async def _stream(body: ChatCompletionIn, target: Target, messages: list[dict[st
                       "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}], **extra})
 
     async def sse() -> AsyncIterator[str]:
-        alta = {"engine": writer.name, "model": writer.model, "model_version": writer.model_version}
+        alta = {"engine": writer.name, "model": writer.model, "model_version": writer.model_version,
+                "demo": writer.demo}
         yield chunk({"role": "assistant", "content": ""}, alta=alta)
         try:
             async for event in events:
@@ -297,7 +315,9 @@ async def _stream(body: ChatCompletionIn, target: Target, messages: list[dict[st
                     yield chunk({"content": event.text})
                 elif event.kind == "done":  # the last chunk names every engine passed over, and why
                     fallbacks = [{"engine": f.engine, "reason": f.reason} for f in event.fallbacks]
-                    yield chunk({}, "stop", alta={**alta, "fallbacks": fallbacks})
+                    checks = _checks(stay, event.draft.text)  # text already sent is reviewed, not replaced
+                    extra = {"checks": checks.model_dump(mode="json")} if checks is not None else {}
+                    yield chunk({}, "stop", alta={**alta, "fallbacks": fallbacks, **extra})
         except StreamBroken as exc:
             yield _data({"error": OpenAIError(message=str(exc), type="server_error", code="stream_broken").model_dump()})
             return

@@ -66,6 +66,7 @@ class BundleOut(BaseModel):
     dtype: str = Field(description="the dtype the catalog (or the bundle) chooses by default")
     dtypes: dict[str, BundleDtypeOut] = Field(description="dtypes that passed the export's validation gate")
     url: str = Field(description="where the bundle's files are served (/models/<name>/<version>/)")
+    demo: bool = Field(False, description="a demonstration model: its drafts are labelled as such")
 
 
 class BundleList(BaseModel):
@@ -105,7 +106,8 @@ def _catalog(request: Request) -> tuple[list[CatalogEntry], str | None]:
     return load_catalog(models_dir)
 
 
-def _describe(name: str, root: Path, catalog_dtype: str | None, tasks: tuple[str, ...]) -> BundleOut | None:
+def _describe(name: str, root: Path, catalog_dtype: str | None, tasks: tuple[str, ...],
+              demo: bool = False) -> BundleOut | None:
     try:
         manifest = _manifest(root)
     except (OSError, BundleError):
@@ -123,14 +125,14 @@ def _describe(name: str, root: Path, catalog_dtype: str | None, tasks: tuple[str
         return None
     default = catalog_dtype if catalog_dtype in dtypes else manifest.data.get("default_dtype")
     return BundleOut(name=name, version=str(manifest.data.get("version", "")), tasks=list(tasks),
-                     dtype=default if default in dtypes else next(iter(dtypes)), dtypes=dtypes, url=f"/models/{name}/{manifest.data.get('version', '')}/")
+                     dtype=default if default in dtypes else next(iter(dtypes)), dtypes=dtypes, url=f"/models/{name}/{manifest.data.get('version', '')}/", demo=demo)
 
 
 @router.get("/api/v1/bundles", response_model=BundleList, summary="Model bundles a browser can run (public)")
 def list_bundles(request: Request) -> BundleList:
     """The catalog's bundles with their shipped dtypes; the webapp picks one from here, never by a built-in name."""
     entries, default = _catalog(request)
-    models = [m for e in entries if (m := _describe(e.name, e.bundle, e.dtype, e.tasks)) is not None]
+    models = [m for e in entries if (m := _describe(e.name, e.bundle, e.dtype, e.tasks, e.demo)) is not None]
     if default not in {m.name for m in models}:
         default = models[0].name if models else None
     return BundleList(default=default, models=models, max_new_tokens=request.app.state.settings.onnx_max_new_tokens)
