@@ -316,3 +316,24 @@ def test_document_type_must_be_one_alta_knows() -> None:
 def test_record_to_bundle_is_deterministic() -> None:
     stay = HospitalStay.model_validate(example_records()["minimo"], context=CONTEXT)
     assert record_to_bundle(stay) == record_to_bundle(stay)
+
+
+def test_an_appointment_is_a_follow_up_and_a_medication_statement_a_medication() -> None:
+    bundle = example_bundle("neumonia_chile")
+    i, request = entry_of(bundle, "ServiceRequest")
+    bundle["entry"][i]["resource"] = {
+        "resourceType": "Appointment", "status": "booked", "serviceType": [{"text": "Medicina Interna"}],
+        "start": "2026-01-29T10:00:00-03:00", "description": "Traer exámenes",
+        "participant": [{"actor": {"reference": bundle["entry"][0]["fullUrl"]}, "status": "accepted"},
+                        {"actor": {"type": "Location", "display": "Policlínico de Medicina, CESFAM Los Aromos"},
+                         "status": "accepted"}]}
+    j, med = entry_of(bundle, "MedicationRequest", 3)  # the first discharge medication
+    bundle["entry"][j]["resource"] = {
+        "resourceType": "MedicationStatement", "status": "active", "medicationCodeableConcept": med["medicationCodeableConcept"],
+        "subject": med["subject"], "context": med["encounter"], "effectivePeriod": {"start": "2026-01-15"},
+        "dosage": med["dosageInstruction"]}
+    stay = bundle_to_record(bundle, context=CONTEXT)
+    fu = stay.follow_ups[0]
+    assert (fu.specialty, fu.date, fu.place, fu.notes) == (
+        "Medicina Interna", dt.date(2026, 1, 29), "Policlínico de Medicina, CESFAM Los Aromos", "Traer exámenes")
+    assert stay.discharge_medications[0].name == "Levofloxacino" and len(stay.discharge_medications) == 3
