@@ -29,7 +29,9 @@ from backend.engines.base import (
 )
 from clinical.contract import TRANSLATION_USER_PREFIX
 from clinical.glossary import Glossary
-from clinical.translate.protect import protect, restore
+from clinical.translate.polish import polish
+from clinical.translate.protect import TOKEN, protect, restore
+from clinical.translate.unknown_words import resolve_unknown
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,11 @@ INSTALL = "install the Debian packages apertium and apertium-eng-spa (scripts/sy
 # Apertium marks words it could not generate (#) or transfer (@); -u already drops the unknown-word *.
 _MARKS = re.compile(r"(?<![^\W_])[#@](?=[^\W\d_])")
 _DOUBLE_SPACE = re.compile(r"(?<=\S) {2,}(?=\S)")
+_AFTER_UNKNOWN_OPENER = re.compile(r"(?m)((?:^|[.!?:]\s+)(?:\*[^\W\d_][\w-]*|xq[bcdfghjklm]+qx) )([A-Z][a-z]+)\b")
+
+
+def _lower_after_opener(match: re.Match[str]) -> str:
+    return match.group(1) + match.group(2).lower()
 
 
 class ApertiumTimeout(EngineError):
@@ -109,15 +116,19 @@ class ApertiumEngine(Engine):
         protected = protect(text, self.glossary)
         async with self._slots:
             raw = await self._run(protected.text)
-        translated = _MARKS.sub("", raw)
+        # Apertium capitalises the word after an unknown one that opens a sentence ("xqbqx Presents").
+        raw = _AFTER_UNKNOWN_OPENER.sub(_lower_after_opener, raw)
+        # Unknown words come back marked (*word): their English from the terminology, or cognates.
+        translated = _MARKS.sub("", resolve_unknown(raw, keep=TOKEN))
         if "  " not in text:  # Apertium leaves a double space where it drops a word; the source had none
             translated = _DOUBLE_SPACE.sub(" ", translated)
-        return restore(translated, protected)
+        # Decimal points, "78%", "an" before a restored term: English conventions Apertium leaves Spanish.
+        return polish(restore(translated, protected))
 
     async def _run(self, text: str) -> str:
         try:
             process = await asyncio.create_subprocess_exec(
-                self.binary, "-u", "-f", "txt", self.mode, stdin=asyncio.subprocess.PIPE,
+                self.binary, "-f", "txt", self.mode, stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         except OSError as exc:
             raise EngineError(f"apertium cannot be started ({type(exc).__name__}); {INSTALL}") from None

@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 from clinical.deid.placeholders import PLACEHOLDER
 from clinical.glossary import Glossary, GlossaryEntry, load_glossary
 
-__all__ = ["Protected", "protect", "restore", "target_of"]
+__all__ = ["TOKEN", "Protected", "protect", "restore", "target_of"]
 
 _DIGITS = "bcdfghjklm"  # 0-9 written as consonants
 _TOKEN = re.compile(r"xq([bcdfghjklm]+)qx", re.IGNORECASE)
+TOKEN = _TOKEN
+"""A protection token as it appears in the translator's output."""
 
 
 def _token(index: int) -> str:
