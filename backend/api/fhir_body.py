@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import email.message
 import json
+import logging
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
@@ -28,6 +29,7 @@ from backend.api.deps import GenerateActor
 from backend.api.schemas import EpicrisisIn
 from clinical.fhir import FhirMappingError, bundle_to_record
 
+logger = logging.getLogger(__name__)
 FHIR_JSON = "application/fhir+json"
 _BUNDLE_SCHEMA: dict[str, Any] = {
     "title": "FhirBundle",
@@ -84,6 +86,9 @@ async def _fhir_body(raw: bytes, engine: str | None) -> EpicrisisIn:
     try:
         stay = await run_in_threadpool(bundle_to_record, raw)
     except FhirMappingError as exc:
+        # counts and kinds only: the locations are safe, the Bundle's values are patient data
+        logger.info("FHIR Bundle refused: %d problems (%s)", len(exc.problems),
+                    ", ".join(sorted({p["type"] for p in exc.problems})))
         raise _invalid([{"loc": ("body", p["loc"]), "msg": p["msg"], "type": p["type"]}
                         for p in exc.problems]) from None
     return EpicrisisIn(record=stay, engine=engine)
