@@ -50,6 +50,7 @@ def _patient(reading: Reading) -> None:
     assert entry is not None
     p, path = entry.resource, entry.path
     out: dict[str, Any] = {}
+    put(reading, "patient", path)
     names = p.name or []
     name = next((n for n in names if n.use == "official"), names[0] if names else None)
     words = (name.text or " ".join([*(name.given or []), *([name.family] if name.family else [])])) if name else ""
@@ -151,6 +152,8 @@ def _encounter(reading: Reading) -> None:
         discharge["condition"] = "fallecido"
     reading.record["admission"] = {k: v for k, v in admission.items() if v is not None}
     reading.record["discharge"] = {k: v for k, v in discharge.items() if v is not None}
+    put(reading, "admission", path)
+    put(reading, "discharge", path)
     for field_, element in [("admission.admitted_at", "period.start"), ("admission.service", "serviceType"),
                             ("admission.reason", "reasonCode"), ("admission.origin", "hospitalization.admitSource"),
                             ("discharge.discharged_on", "period.end"),

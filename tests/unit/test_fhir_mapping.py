@@ -337,3 +337,10 @@ def test_an_appointment_is_a_follow_up_and_a_medication_statement_a_medication()
     assert (fu.specialty, fu.date, fu.place, fu.notes) == (
         "Medicina Interna", dt.date(2026, 1, 29), "Policlínico de Medicina, CESFAM Los Aromos", "Traer exámenes")
     assert stay.discharge_medications[0].name == "Levofloxacino" and len(stay.discharge_medications) == 3
+
+
+def test_a_patient_without_birth_date_or_age_is_named_at_the_patient() -> None:
+    bundle = example_bundle("neumonia_chile")
+    i, patient = entry_of(bundle, "Patient")
+    del patient["birthDate"]
+    assert [(p["loc"], p["type"]) for p in problems(bundle)] == [(f"Bundle.entry[{i}].resource", "age_missing")]
