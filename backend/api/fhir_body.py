@@ -16,6 +16,7 @@ from __future__ import annotations
 import email.message
 import json
 import logging
+from importlib import resources
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
@@ -139,7 +140,8 @@ def document_request_bodies(app: FastAPI) -> None:
         for name, definition in record_schema.pop("$defs", {}).items():
             components.setdefault(name, definition)
         components.setdefault("EpicrisisIn", record_schema)
-        components.setdefault("FhirBundle", _BUNDLE_SCHEMA)
+        example = json.loads((resources.files("clinical") / "examples" / "fhir" / "minimo.json").read_text("utf-8"))
+        components.setdefault("FhirBundle", {**_BUNDLE_SCHEMA, "examples": [example]})
         for route in app.routes:
             if not isinstance(route, APIRoute) or not _uses_body(route):
                 continue

@@ -116,3 +116,5 @@ def test_openapi_lists_both_media_types(body_client) -> None:
     assert "422" in operation["responses"]
     assert "HospitalStay" in app.openapi()["components"]["schemas"]
     assert any(p["name"] == "engine" for p in operation["parameters"])
+    bundle = app.openapi()["components"]["schemas"]["FhirBundle"]
+    assert bundle["examples"][0]["resourceType"] == "Bundle"
