@@ -41,7 +41,8 @@ INSTALL = "install the Debian packages apertium and apertium-eng-spa (scripts/sy
 # Apertium marks words it could not generate (#) or transfer (@); -u already drops the unknown-word *.
 _MARKS = re.compile(r"(?<![^\W_])[#@](?=[^\W\d_])")
 _DOUBLE_SPACE = re.compile(r"(?<=\S) {2,}(?=\S)")
-_AFTER_UNKNOWN_OPENER = re.compile(r"(?m)((?:^|[.!?:]\s+)(?:\*[^\W\d_][\w-]*|xq[bcdfghjklm]+qx) )([A-Z][a-z]+)\b")
+_AFTER_UNKNOWN_OPENER = re.compile(
+    r"(?m)((?:(?:^|[.!?:]\s+)\*[^\W\d_][\w-]*|\*?(?i:xq[bcdfghjklm]+qx)) )([A-Z][a-z]+)\b")
 
 
 def _lower_after_opener(match: re.Match[str]) -> str:
@@ -116,7 +117,8 @@ class ApertiumEngine(Engine):
         protected = protect(text, self.glossary)
         async with self._slots:
             raw = await self._run(protected.text)
-        # Apertium capitalises the word after an unknown one that opens a sentence ("xqbqx Presents").
+        # Apertium capitalises the word after an unknown one that opens a sentence, and after its
+        # neighbours ("xqbqx Presents", "xqbqx xqcqx And"); the tokens are ours, so is that case.
         raw = _AFTER_UNKNOWN_OPENER.sub(_lower_after_opener, raw)
         # Unknown words come back marked (*word): their English from the terminology, or cognates.
         translated = _MARKS.sub("", resolve_unknown(raw, keep=TOKEN))

@@ -1,4 +1,7 @@
-"""Keeping placeholders and glossary terms away from a rule-based translator, and putting them back.
+"""Keeping placeholders and terms away from a rule-based translator, and putting them back.
+
+Terms are the glossary's (:mod:`clinical.glossary`) and the Spanish description written after a
+CIE-10 code, which becomes the code's WHO ICD-10 English description (:mod:`clinical.terminology`).
 
 A rule-based engine (Apertium) tokenises ``__PHI_FECHA_1__`` into words and translates ``FECHA``;
 it also translates drug names and clinical abbreviations word by word ("HTA" stays "HTA",
@@ -18,6 +21,7 @@ from dataclasses import dataclass, field
 
 from clinical.deid.placeholders import PLACEHOLDER
 from clinical.glossary import Glossary, GlossaryEntry, load_glossary
+from clinical.terminology.coded import find_coded_descriptions
 
 __all__ = ["TOKEN", "Protected", "protect", "restore", "target_of"]
 
@@ -76,6 +80,16 @@ def protect(text: str, glossary: Glossary | None = None, *, terms: bool = True) 
     placeholders = len(items)
     found = 0
     if terms:
+        # A CIE-10 code's own Spanish description becomes the WHO ICD-10 English one.
+        parts = []
+        position = 0
+        for coded in find_coded_descriptions(guarded):
+            parts.append(guarded[position:coded.start])
+            parts.append(keep(coded.entry.en))
+            position = coded.end
+            found += 1
+        parts.append(guarded[position:])
+        guarded = "".join(parts)
         glossary = glossary if glossary is not None else load_glossary()
         parts: list[str] = []
         position = 0
