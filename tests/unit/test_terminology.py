@@ -71,3 +71,19 @@ def test_join_keeps_the_first_spanish_description_and_english_where_who_has_it(t
     table: Cie10 = read_cie10(path)
     assert list(table.entries()) == entries
     assert table.get("U071") == entries[1]
+
+
+def test_a_code_written_with_its_spanish_description_is_found() -> None:
+    from clinical.terminology.coded import find_coded_descriptions
+
+    text = "Dg: J18.9 Neumonía, no especificada. I10 - Hipertensión esencial (primaria); E11.9 otra cosa. J189"
+    found = [(text[c.start:c.end], c.entry.en) for c in find_coded_descriptions(text)]
+    assert found == [("Neumonía, no especificada", "Pneumonia, unspecified"),
+                     ("Hipertensión esencial (primaria)", "Essential (primary) hypertension")]
+
+
+def test_the_rule_based_engine_writes_the_icd10_english_description() -> None:
+    from clinical.translate.protect import protect, restore
+
+    protected = protect("J18.9 Neumonía, no especificada.")
+    assert restore(protected.text, protected) == "J18.9 Pneumonia, unspecified."
