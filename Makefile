@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 NPM    ?= npm
 
-.PHONY: run test test-postgres test-slow bench lint golden demo-model demo-bundle eval-deid train-deid clean help \
+.PHONY: run test test-postgres test-slow bench lint golden demo-model demo-bundle eval-checks eval-deid train-deid clean help \
 	webapp system-deps-run system-deps-test
 
 help:
@@ -17,6 +17,7 @@ help:
 	@echo "make test-postgres  the API suite on a throwaway PostgreSQL server"
 	@echo "make demo-model  train and evaluate the demo model (CPU, about 40 min)"
 	@echo "make demo-bundle  export models/demo to a validated ONNX bundle (fp32, fp16, q4, q4f16)"
+	@echo "make eval-checks  catch rate of the record review per kind of draft edit, false alarms on faithful drafts"
 	@echo "make eval-deid  de-identification P/R/F1 per PHI type and leak rate on MEDDOCAN dev"
 	@echo "make golden   rewrite the prompt-contract golden vectors (only with retraining)"
 
@@ -74,6 +75,7 @@ test-slow: $(VENV)/.dev
 	$(PY) -m pytest -m slow
 
 bench: $(VENV)/.dev
+	$(PY) -m benchmarks.eval_checks
 	$(PY) -m benchmarks.run
 	$(PY) -m benchmarks.load
 	$(PY) -m benchmarks.train_bench
@@ -91,6 +93,10 @@ demo-model: $(VENV)/.dev
 # The demo checkpoint as a validated Transformers.js bundle, registered in models/catalog.json.
 demo-bundle: $(VENV)/.dev
 	$(PY) -m export bundle --checkpoint models/demo --out models/demo-onnx --catalog models/catalog.json --overwrite --demo
+
+# The record review's catch rate per kind of edit, and its false alarms (0 allowed) on faithful drafts.
+eval-checks: $(VENV)/.serve
+	$(PY) -m benchmarks.eval_checks
 
 # De-identification: strict span+type scores on MEDDOCAN dev, and retraining the CRF (about 3 min).
 eval-deid: $(VENV)/.dev
