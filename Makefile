@@ -7,13 +7,14 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 NPM    ?= npm
 
-.PHONY: run test test-postgres test-slow bench lint golden demo-model demo-bundle eval-checks eval-deid train-deid clean help \
+.PHONY: run test test-postgres test-slow bench bench-translation lint golden demo-model demo-bundle eval-checks eval-deid train-deid clean help \
 	webapp system-deps-run system-deps-test
 
 help:
 	@echo "make run      set up and start Alta on http://$(HOST):$(PORT) (SQLite, demo ONNX model, template fallback)"
 	@echo "make test     set up and run the whole test suite"
 	@echo "make bench    template and API throughput/latency table"
+	@echo "make bench-translation  translation chrF/BLEU (TICO-19 dev), term accuracy, placeholders, pages/min"
 	@echo "make test-postgres  the API suite on a throwaway PostgreSQL server"
 	@echo "make demo-model  train and evaluate the demo model (CPU, about 40 min)"
 	@echo "make demo-bundle  export models/demo to a validated ONNX bundle (fp32, fp16, q4, q4f16)"
@@ -71,10 +72,10 @@ $(VENV)/.postgres: pyproject.toml | $(VENV)/.dev
 test-postgres: $(VENV)/.postgres
 	scripts/with-postgres.sh $(PY) -m pytest -m postgres tests/integration
 
-test-slow: $(VENV)/.dev
+test-slow: $(VENV)/.dev system-deps-test
 	$(PY) -m pytest -m slow
 
-bench: $(VENV)/.dev
+bench: $(VENV)/.dev system-deps-run
 	$(PY) -m benchmarks.eval_checks
 	$(PY) -m benchmarks.run
 	$(PY) -m benchmarks.load
@@ -82,6 +83,12 @@ bench: $(VENV)/.dev
 	$(PY) -m benchmarks.export_bench --threads 1 $(if $(wildcard models/demo/config.json),--checkpoint models/demo)
 	$(PY) -m benchmarks.demo_onnx_eval --n 50
 	$(PY) -m benchmarks.browser_bench $(if $(wildcard models/demo-onnx/manifest.json),--bundle models/demo-onnx)
+	$(PY) -m benchmarks.translation_bench
+
+# Translation: chrF/BLEU on TICO-19 dev (Apertium raw, with terminology, any model engine), term
+# accuracy, placeholder round-trip, pages per minute.
+bench-translation: $(VENV)/.dev system-deps-run
+	$(PY) -m benchmarks.translation_bench
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check clinical backend tests benchmarks
