@@ -12,7 +12,6 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.browser.conftest import ARTIFACTS, Server, start_server
@@ -43,16 +42,8 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory, webapp_dist: Path) -> 
     running.live.stop()
 
 
-def needs_review_api(server: Server) -> None:
-    """Skips until the backend answers with the review of issue 12 (checks.facts, the stream's `replaced`)."""
-    schemas = httpx.get(server.url + "/openapi.json", timeout=30).json()["components"]["schemas"]
-    if "facts" not in schemas.get("ChecksOut", {}).get("properties", {}):
-        pytest.skip("the backend's review of issue 12 (checks.facts, findings with code and message) is not in yet")
-
-
 def test_a_wrong_identity_from_the_browser_model_is_flagged_and_needs_acknowledging(page, demo_server):
     server = demo_server
-    needs_review_api(server)
     open_app(page, server)
     enter_key(page, server)
     load_example(page, "neumonia_chile")
@@ -69,7 +60,7 @@ def test_a_wrong_identity_from_the_browser_model_is_flagged_and_needs_acknowledg
     assert "hallazgo" in summary and "recoge el registro" not in summary
     identity = page.locator("#checks-list .finding-item[data-kind=identity]")
     assert identity.count() >= 1
-    assert "Identificación del paciente" in page.inner_text("#checks-list")
+    assert "Identificación del paciente" in page.text_content("#checks-list")
     assert "de los datos del texto tienen fuente en el registro" in page.inner_text("#checks-attribution")
 
     # Selecting the flagged name shows the record's field and value beside it.
@@ -140,7 +131,6 @@ def test_an_offline_draft_is_unreviewed_until_the_server_has_checked_it(page, de
 
 def test_a_streamed_model_draft_that_fails_the_review_is_replaced_and_the_page_says_why(page, demo_server):
     server = demo_server
-    needs_review_api(server)
     open_app(page, server)
     enter_key(page, server)
     load_example(page, "neumonia_chile")
@@ -153,6 +143,7 @@ def test_a_streamed_model_draft_that_fails_the_review_is_replaced_and_the_page_s
     notice = page.inner_text("#draft-notice")
     assert page.locator("#draft-notice").is_visible()
     assert "Se descartó el borrador del motor «onnx»" in notice and "«template»" in notice
+    assert "no pasó la revisión frente al registro" in notice
     assert EXAMPLE["patient"]["name"] in page.inner_text("#draft-view")
     assert page.locator("#demo-mark").is_hidden()  # the template wrote the text shown
     doc_id = page.evaluate("document.body.dataset.document")
@@ -160,9 +151,9 @@ def test_a_streamed_model_draft_that_fails_the_review_is_replaced_and_the_page_s
     assert stored["provenance"]["engine"] == "template"
     assert "onnx" in [f["engine"] for f in stored["provenance"]["fallbacks"]]
     assert page.inner_text("#draft-view") == stored["text"]
-    # The draft was scrolled into view when it started being written.
+    # The draft was scrolled to the top of the window when it started being written.
     top = page.evaluate("document.getElementById('draft').getBoundingClientRect().top")
-    assert -1 < top < 900
+    assert abs(top) <= 2, top
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "review-replaced.png"))
     assert page.recorded.errors == []

@@ -128,8 +128,21 @@ function startDraftView(title, { demo = false } = {}) {
   $('ack').parentElement.hidden = true;
   setPrint('No se puede imprimir: el borrador aún no está terminado ni revisado.');
   delete document.body.dataset.review;
-  // The clinician follows the text as it is written, wherever the form left the page scrolled.
+  revealed = false;
+  revealDraft();
+}
+
+let revealed = false;
+
+/**
+ * The clinician follows the text as it is written, wherever the form left the page scrolled: the
+ * draft is scrolled to when it starts and once more when its first text arrives (an empty draft at
+ * the bottom of the page cannot be scrolled to the top of the window).
+ */
+function revealDraft(withText = false) {
+  if (revealed) return;
   $('draft').scrollIntoView({ block: 'start' });
+  revealed = withText;
 }
 
 /** Whether a demo model (not a clinical one) wrote a draft: the server says so, or the catalog does. */
@@ -141,6 +154,7 @@ function isDemo(provenance) {
 
 function appendText(text) {
   $('draft-view').append(document.createTextNode(text));
+  revealDraft(true);
 }
 
 function setRunning(stop) {
@@ -205,11 +219,13 @@ async function generateOnServer(record) {
 /** The default chain threw the model's draft away (it failed the review): show the replacement and why. */
 function showReplacement(data) {
   $('draft-view').replaceChildren(document.createTextNode(data.text));
+  revealDraft(true);
   const by = data.by ?? {};
   const n = data.findings;
   $('draft-notice').textContent = `Se descartó el borrador del motor «${data.engine}»: no pasó la revisión frente al `
-    + `registro (${n} hallazgo${n === 1 ? '' : 's'}${data.reason ? `: ${data.reason}` : ''}). El texto que se muestra lo `
-    + `redactó el motor «${by.engine ?? '?'}» (${by.model ?? '?'}) a partir del mismo registro, y también se revisó.`;
+    + `registro (${n} hallazgo${n === 1 ? '' : 's'}), así que no se guardó. El texto que se muestra lo redactó el motor `
+    + `«${by.engine ?? '?'}» (${by.model ?? '?'}) a partir del mismo registro, y también se revisó.`;
+  $('draft-notice').title = data.reason ?? ''; // the server's own summary
   $('draft-notice').hidden = false;
   $('draft-meta').textContent = `${by.engine ?? ''} · ${by.model ?? ''}`;
   $('demo-mark').hidden = !isDemo(by);
