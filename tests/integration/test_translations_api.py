@@ -393,3 +393,17 @@ def test_a_job_waits_for_a_busy_engine_instead_of_passing_it_over(make_client, a
     queued = client.post(URL, headers=auth, json={"text": NOTE})
     done = wait_finished(client, queued.headers["Location"], auth)
     assert done["status"] == "done" and done["provenance"]["engine"] == "busy-model"
+
+
+@needs_apertium
+def test_the_openai_surface_translates_with_apertium(settings: Settings, auth) -> None:
+    app = create_app(settings.model_copy(update={"engines": ["template", "apertium"]}))
+    with TestClient(app) as client:
+        models = client.get("/v1/models", headers=auth).json()
+        assert "translation" in [m["id"] for m in models["data"]]
+        body = {"model": "translation", "messages": [{"role": "user", "content": "Paciente con HTA y fiebre."}]}
+        answer = client.post("/v1/chat/completions", headers=auth, json=body)
+        assert answer.status_code == 200, answer.text
+        assert "hypertension" in answer.json()["choices"][0]["message"]["content"]
+        streamed = client.post("/v1/chat/completions", headers=auth, json={**body, "stream": True})
+        assert streamed.status_code == 200 and "hypertension" in streamed.text
