@@ -87,7 +87,7 @@ def test_a_wrong_identity_from_the_browser_model_is_flagged_and_needs_acknowledg
     page.wait_for_selector("body[data-doc-status=signed]", state="attached", timeout=TIMEOUT_MS)
     assert page.inner_text("#draft-error") == ""  # no stale error after the signature
     stored = api(server, "GET", f"/api/v1/documents/{doc_id}").json()
-    assert stored["status"] == "signed"
+    assert stored["status"] == "signed" and stored["provenance"]["demo"] is True
     assert any(f["kind"] == "identity" for f in stored["checks"]["findings"])
     assert [e for e in page.recorded.errors if "409 (Conflict)" not in e] == []
 
@@ -109,6 +109,7 @@ def test_an_offline_draft_is_unreviewed_until_the_server_has_checked_it(page, de
     assert page.locator("#review-badge").is_visible() and page.inner_text("#review-badge") == "Sin revisar"
     assert page.inner_text("#checks-summary").startswith("Sin revisar")
     assert "Sin revisar" in page.inner_text("#outbox")
+    assert page.locator("#demo-mark").is_visible()  # the catalog's word, before the server has the draft
     assert page.locator("#sign-btn").is_hidden() and page.locator("#edit-btn").is_hidden()
     assert page.is_disabled("#print-btn") and "revisado" in page.inner_text("#print-note")
     assert page.locator("#checks-list .finding-item").count() == 0
