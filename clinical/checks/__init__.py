@@ -29,7 +29,7 @@ from clinical.checks.identity import check_identity
 from clinical.checks.measures import check_labs, check_numbers, check_vitals
 from clinical.checks.medications import check_medications
 from clinical.checks.record_index import RecordIndex
-from clinical.checks.statements import check_allergies, check_discharge
+from clinical.checks.statements import check_allergies, check_discharge, check_follow_ups
 from clinical.lexicon import load_lexicon
 from clinical.record import HospitalStay
 
@@ -45,6 +45,7 @@ _PASSES = (
     check_procedures,
     check_allergies,
     check_discharge,
+    check_follow_ups,
     check_dates,
     check_labs,
     check_vitals,

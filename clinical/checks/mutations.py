@@ -321,6 +321,27 @@ def _follow_up_date(stay: HospitalStay, text: str, rng: random.Random) -> str | 
     return _replace_once(text, f"{fu.specialty}: {format_date(fu.date)}", f"{fu.specialty}: {format_date(shifted)}", rng)
 
 
+def _follow_up_place(stay: HospitalStay, text: str, rng: random.Random) -> str | None:
+    placed = [f for f in stay.follow_ups if f.place and f", en {f.place}" in text]
+    if placed:
+        fu = rng.choice(placed)
+        return text.replace(f", en {fu.place}", ", en Hospital Clínico San Borja Arriarán", 1)
+    lines = [(s, e) for s, e in _lines_in(text, "CONTROLES") if text[s:e].strip()]
+    if not lines:
+        return None
+    s, e = rng.choice(lines)
+    return text[:s] + "- Cardiología infantil: en 3 meses." + text[e:]
+
+
+def _origin(stay: HospitalStay, text: str, rng: random.Random) -> str | None:
+    for old, new in ((" desde urgencia", " en forma electiva"), (" en forma electiva", " desde urgencia"),
+                     (" desde atención ambulatoria", " desde urgencia"),
+                     (" por traslado desde otro centro", " desde urgencia")):
+        if old in text:
+            return text.replace(old, new, 1)
+    return None
+
+
 def _dropped_drug(stay: HospitalStay, text: str, rng: random.Random) -> str | None:
     span = _med_line(stay, text, rng)
     if span is None:
@@ -344,7 +365,7 @@ KINDS: dict[str, Callable[[HospitalStay, str, random.Random], str | None]] = {
     "dropped_drug": _dropped_drug, "allergy": _allergy, "impossible_date": _impossible_date,
     "shifted_date": _shifted_date, "stay_length": _stay_length, "condition": _condition,
     "destination": _destination, "lab_value": _lab_value, "follow_up_date": _follow_up_date,
-    "vital_sign": _vital,
+    "vital_sign": _vital, "follow_up_place": _follow_up_place, "origin": _origin,
 }
 
 

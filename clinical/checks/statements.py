@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import re
 
-from clinical.checks.context import Context, norm
+from clinical.checks.context import Context, fold1, norm
 from clinical.checks.identity import condition_of, destination_of, stay_days_of
-from clinical.record import DischargeCondition
+from clinical.record import AdmissionOrigin, DischargeCondition
 
-__all__ = ["check_allergies", "check_discharge"]
+__all__ = ["check_allergies", "check_discharge", "check_follow_ups"]
 
 _NO_ALLERGY = re.compile(
     r"\b(no refiere alergias?(?: conocidas| medicamentosas)?|niega alergias?(?: conocidas| medicamentosas)?"
@@ -138,3 +138,56 @@ def _destination_span(clause: str):  # noqa: ANN202
     if m is None:
         return None
     return m.start(), m.end(), destination_of(m.group(1))
+
+
+_ORIGINS = [
+    (re.compile(r"\b(desde|por|de) (el )?(servicio de )?urgencias?\b"), AdmissionOrigin.EMERGENCY),
+    (re.compile(r"\bdesde (la )?atencion ambulatoria\b|\bdesde (el )?policlinico\b"), AdmissionOrigin.OUTPATIENT),
+    (re.compile(r"\ben forma electiva\b|\bde forma electiva\b|\bingreso electivo\b"), AdmissionOrigin.ELECTIVE),
+    (re.compile(r"\bpor traslado desde\b|\btrasladad[oa] desde\b"), AdmissionOrigin.TRANSFER),
+]
+
+
+def check_origin(ctx: Context) -> None:
+    """Where the patient came from ("ingresa desde urgencia", "en forma electiva")."""
+    origin = ctx.stay.admission.origin
+    for pattern, value in _ORIGINS:
+        for match in pattern.finditer(ctx.folded):
+            s, e = match.span()
+            if ctx.is_claimed(s, e) or ctx.in_copied(s, e) is not None:
+                continue
+            if value is origin:
+                ctx.trace("stay", s, e, "admission.origin")
+            else:
+                ctx.flag("wrong_origin", s, e, "admission.origin")
+
+
+def check_follow_ups(ctx: Context) -> None:
+    """Each line of CONTROLES is a follow-up of the record (its specialty), at the record's place."""
+    stay = ctx.stay
+    check_origin(ctx)
+    for line in ctx.section_lines("controles"):
+        marker = re.match(r"^\s*(?:\d{1,2}[.)]|[-•*])\s*", line.text)
+        start = line.start + (marker.end() if marker else 0)
+        end = line.start + len(line.text.rstrip(" .;"))
+        folded = f" {norm(ctx.text[start:end])} "
+        named = [i for i, f in enumerate(stay.follow_ups) if f" {norm(f.specialty)} " in folded]
+        if not named:
+            if end > start:
+                ctx.flag("wrong_follow_up", start, end, "follow_ups")
+            continue
+        placed = [i for i in named if stay.follow_ups[i].place
+                  and f" {norm(stay.follow_ups[i].place)} " in folded]
+        i = placed[0] if placed else named[0]
+        at = ctx.folded.find(fold1(stay.follow_ups[i].specialty), start, end)
+        if at >= 0:
+            ctx.trace("follow_up", at, at + len(stay.follow_ups[i].specialty), f"follow_ups[{i}].specialty")
+        if placed:
+            place = fold1(" ".join(stay.follow_ups[i].place.split()))
+            at = ctx.folded.find(place, start, end)
+            if at >= 0:
+                ctx.trace("follow_up", at, at + len(place), f"follow_ups[{i}].place")
+            continue
+        written = re.search(r",\s*en\s+(.+?)(?=\.\s+[A-ZÁÉÍÓÚÑ]|\.?$)", ctx.text[start:end])
+        if written is not None:
+            ctx.flag("wrong_follow_up", start + written.start(1), start + written.end(1), f"follow_ups[{i}].place")

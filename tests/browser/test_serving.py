@@ -180,8 +180,9 @@ def test_a_browser_draft_is_stored_once_with_its_provenance_and_checks(client, a
     assert body["provenance"]["engine"] == "transformers.js"
     assert body["provenance"]["model_version"] == "abc123-fp32"
     assert body["versions"][0]["author"] == "transformers.js"
-    kinds = {f["kind"] for f in body["checks"]["findings"]}
-    assert "missing_diagnosis" in kinds  # the server's output checks ran on the browser's text
+    codes = {f["code"] for f in body["checks"]["findings"]}
+    assert "missing_diagnosis" in codes  # the server's record review ran on the browser's text
+    assert body["checks"]["reviewed"] is True and body["provenance"]["demo"] is False
 
     again = client.post("/api/v1/documents", json=draft, headers=auth)
     assert again.status_code == 200 and again.json()["id"] == draft["id"]

@@ -143,10 +143,13 @@ def test_a_recovered_vllm_is_used_again(alta, vllm, record):
     with httpx.Client(base_url=server.url, headers=auth, timeout=30) as http:
         streamed = http.post("/api/v1/epicrisis/stream", json={"record": record})
     events = _events(streamed.text)
-    assert events[0] == ("start", {"engine": "vllm", "model": "epicrisis"})
+    assert events[0] == ("start", {"engine": "vllm", "model": "epicrisis", "demo": False})
     assert "".join(d["text"] for e, d in events if e == "chunk") == \
         "IDENTIFICACIÓN\nPaciente de 67 años, neumonía (CIE-10: J18.9)."
-    assert events[-1][1]["provenance"]["engine"] == "vllm"
+    # vLLM wrote again; its (recorded, partial) draft fails the record review and the template's replaces it
+    assert [e for e, _ in events[-3:]] == ["review", "replaced", "done"]
+    fallbacks = events[-1][1]["provenance"]["fallbacks"]
+    assert fallbacks[-1]["engine"] == "vllm" and fallbacks[-1]["reason"].startswith("checks: ")
 
 
 def test_no_patient_data_reached_the_log(alta, record):

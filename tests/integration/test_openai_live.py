@@ -104,7 +104,7 @@ def test_openai_client_streams_the_same_text(client, messages, reference):
 
 
 def test_openai_client_models_and_errors(client, alta_onnx, messages):
-    assert [m.id for m in client.models.list()] == ["epicrisis", "onnx/epicrisis"]
+    assert [m.id for m in client.models.list()] == ["epicrisis", "onnx/epicrisis", "template/epicrisis"]
     with pytest.raises(openai.NotFoundError) as missing:
         client.chat.completions.create(model="gpt-4o", messages=messages)
     assert missing.value.code == "model_not_found"
@@ -130,12 +130,14 @@ def test_vllm_engine_of_a_second_alta_writes_the_draft(alta_vllm, record, messag
             body = "".join(response.iter_text())
         events = [(block.split("\n")[0].removeprefix("event: "), json.loads(block.split("\n")[1].removeprefix("data: ")))
                   for block in body.strip().split("\n\n")]
-        assert events[0] == ("start", {"engine": "vllm", "model": "epicrisis"})
+        assert events[0] == ("start", {"engine": "vllm", "model": "epicrisis", "demo": False})
         text = "".join(data["text"] for kind, data in events if kind == "chunk")
         assert text == reference(messages)  # the first Alta's model, through the vLLM protocol, token for token
+        # the streamed draft fails the record review: the template's draft replaces it, and says why
+        assert [kind for kind, _ in events[-3:]] == ["review", "replaced", "done"]
         done = events[-1][1]
-        assert events[-1][0] == "done" and done["text"] == text
-        assert (done["provenance"]["engine"], done["provenance"]["model"]) == ("vllm", "epicrisis")
+        assert done["provenance"]["engine"] == "template" and done["checks"]["ok"] and done["text"] != text
+        assert any(f["engine"] == "vllm" and f["reason"].startswith("checks: ") for f in done["provenance"]["fallbacks"])
 
         # Not streamed, the tiny model's draft fails the output checks, so the template writes it and says why.
         created = http.post("/api/v1/epicrisis", json={"record": record})
@@ -143,4 +145,4 @@ def test_vllm_engine_of_a_second_alta_writes_the_draft(alta_vllm, record, messag
         provenance = created.json()["provenance"]
         assert provenance["engine"] == "template" and created.json()["checks"]["ok"]
         assert [f["engine"] for f in provenance["fallbacks"]] == ["vllm"]
-        assert provenance["fallbacks"][0]["reason"].startswith("checks: draft failed output checks (")
+        assert provenance["fallbacks"][0]["reason"].startswith("checks: draft failed the record review (")
