@@ -26,6 +26,14 @@ class EngineUnsupported(EngineError):
     """The engine cannot do this task (the template engine writes epicrisis only, never translations)."""
 
 
+class ContextLengthExceeded(EngineError):
+    """The prompt does not fit the model's context: a verdict on the request, which a retry cannot change."""
+
+    def __init__(self, message: str, context: int | None = None) -> None:
+        super().__init__(message)
+        self.context = context
+
+
 @dataclass(frozen=True)
 class GenerationParams:
     """Per-request decoding settings; ``None`` keeps the engine's configured default."""

@@ -15,12 +15,25 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 
 PAST_PREFIX = "past_key_values."
+GREEDY_BELOW = 1e-5
+"""Temperatures under this decode greedily, as vLLM does (its _SAMPLING_EPS): dividing logits by
+1e-308 overflows to inf and the softmax to NaN, and below 1e-5 sampling is argmax in all but name."""
 PRESENT_PREFIX = "present."
+
+
+class PromptTooLong(ValueError):
+    """The prompt leaves no room for a single new token in the model's context."""
+
+    def __init__(self, prompt_tokens: int, context: int) -> None:
+        super().__init__(f"the prompt has {prompt_tokens} tokens, the model's context is {context}")
+        self.prompt_tokens = prompt_tokens
+        self.context = context
 
 
 @dataclass(frozen=True)
 class SamplingParams:
-    """How to pick tokens: greedy when ``temperature`` is 0, else temperature + nucleus (top-p) sampling."""
+    """How to pick tokens: greedy when ``temperature`` is 0 (or under :data:`GREEDY_BELOW`), else
+    temperature + nucleus (top-p) sampling."""
 
     max_new_tokens: int = 1024
     temperature: float = 0.0
@@ -38,9 +51,11 @@ class SamplingParams:
 
 def pick_token(logits: np.ndarray, params: SamplingParams, rng: np.random.Generator) -> int:
     """Greedy argmax, or a sample from the temperature-scaled distribution cut to the top-p nucleus."""
-    if params.temperature == 0:
+    if params.temperature < GREEDY_BELOW:
         return int(np.argmax(logits))
     scaled = logits.astype(np.float64) / params.temperature
+    if not np.isfinite(scaled).all():  # inf logits (a broken graph): no distribution to sample from
+        return int(np.argmax(logits))
     probs = np.exp(scaled - scaled.max())
     probs /= probs.sum()
     if params.top_p < 1:
@@ -97,7 +112,7 @@ class KVDecoder:
             raise ValueError("the prompt is empty")
         budget = min(params.max_new_tokens, self.max_positions - len(prompt_ids))
         if budget < 1:
-            raise ValueError(f"the prompt has {len(prompt_ids)} tokens, the model's context is {self.max_positions}")
+            raise PromptTooLong(len(prompt_ids), self.max_positions)
         rng = np.random.default_rng(params.seed)
         cache, done = self._empty_cache(), 0
         for start in range(0, len(prompt_ids), self.prefill_chunk):

@@ -23,6 +23,7 @@ from tokenizers import Tokenizer
 from backend.core.config import Settings
 from backend.engines.base import (
     Completion,
+    ContextLengthExceeded,
     Engine,
     EngineBusy,
     EngineError,
@@ -32,7 +33,7 @@ from backend.engines.base import (
     register,
 )
 from backend.engines.bundle import BundleError, ServedBundle, resolve_bundle
-from backend.engines.decoding import IncrementalDetokenizer, KVDecoder, SamplingParams
+from backend.engines.decoding import IncrementalDetokenizer, KVDecoder, PromptTooLong, SamplingParams
 from clinical.contract import epicrisis_prompt, render_chatml
 from clinical.record import HospitalStay
 
@@ -129,7 +130,9 @@ class OnnxEngine(Engine):
             yield from self.decoder.tokens(prompt_ids, params, stop_ids, cancel)
         except ORT_ERRORS as exc:
             raise EngineError(f"ONNX Runtime failed while generating: {exc}") from exc
-        except ValueError as exc:  # an empty prompt, or one longer than the model's context
+        except PromptTooLong as exc:
+            raise ContextLengthExceeded(str(exc), exc.context) from exc
+        except ValueError as exc:  # an empty prompt
             raise EngineError(str(exc)) from exc
 
     def generate_ids(self, prompt_ids: list[int], max_new_tokens: int | None = None, temperature: float | None = None,

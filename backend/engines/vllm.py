@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing, asynccontextmanager
@@ -40,6 +41,7 @@ import httpx
 from backend.core.config import Settings
 from backend.engines.base import (
     Completion,
+    ContextLengthExceeded,
     Engine,
     EngineBusy,
     EngineError,
@@ -64,6 +66,12 @@ from backend.engines.openai_protocol import (
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
+def _greedy_below_eps(temperature: float) -> float:
+    """0 (greedy) for temperatures vLLM samples greedily anyway (under 1e-5), so the request says what happens."""
+    return 0.0 if temperature < 1e-5 else temperature
+
+
+_CONTEXT = re.compile(r"exceed the model's (\d+)-token context")
 RETRIED_STATUSES = frozenset({429, 502, 503})
 """Answers that mean no server started on the request: safe to send it again."""
 
@@ -293,6 +301,8 @@ class VllmEngine(Engine):
             return EngineBusy(f"{where}: overloaded or starting")
         if status == 502:
             return VllmUnavailable(where)
+        if status == 400 and (limit := _CONTEXT.search(where)):  # describe_error's rephrasing, numbers only
+            return ContextLengthExceeded(where, int(limit.group(1)))
         return EngineError(where)
 
     async def _within(self, awaitable: Awaitable[T], deadline: float, what: str, where: str) -> T:
@@ -392,7 +402,7 @@ class VllmEngine(Engine):
         body: dict[str, Any] = {
             "model": self.models[task], "messages": messages,
             "max_tokens": p.max_new_tokens or self.max_new_tokens,
-            "temperature": self.temperature if p.temperature is None else p.temperature,
+            "temperature": _greedy_below_eps(self.temperature if p.temperature is None else p.temperature),
             "stream": True, "stream_options": {"include_usage": True},
         }
         if p.top_p is not None:

@@ -28,15 +28,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.deps import GenerateActor, RegistryDep
 from backend.api.schemas import ChecksOut, FallbackOut
-from backend.engines.base import Completion, Engine, EngineRegistry, GenerationParams
+from backend.engines.base import Completion, ContextLengthExceeded, Engine, EngineRegistry, GenerationParams
 from backend.services.admission import AdmissionDep
-from backend.services.errors import DomainError
+from backend.services.errors import DomainError, NoEngineAvailable
 from backend.services.fallback import StreamBroken, first_answer, first_stream
 from clinical.checks import check_draft
 from clinical.contract import record_from_messages
 from clinical.record import HospitalStay, field_errors
 
 STARTED = int(time.time())
+GREEDY_BELOW = 1e-5  # as vLLM's _SAMPLING_EPS and backend.engines.decoding.GREEDY_BELOW
 MAX_TOKENS = 32768
 
 # --- request and response bodies (OpenAI's shapes) ------------------------------------------
@@ -84,8 +85,10 @@ class ChatCompletionIn(_Inbound):
                      {"role": "user", "content": "Registro de hospitalización:\n{...}"}]}]})
 
     def params(self) -> GenerationParams:
+        # A temperature too small to sample with (1e-308 divides logits into inf) is greedy decoding.
+        temperature = 0.0 if self.temperature is not None and self.temperature < GREEDY_BELOW else self.temperature
         return GenerationParams(max_new_tokens=self.max_completion_tokens or self.max_tokens,
-                                temperature=self.temperature, top_p=self.top_p, seed=self.seed)
+                                temperature=temperature, top_p=self.top_p, seed=self.seed)
 
 
 class AssistantMessage(BaseModel):
@@ -195,7 +198,7 @@ class OpenAIRoute(APIRoute):
         return route
 
 
-_ERRORS = {status: {"model": OpenAIErrorOut} for status in (401, 403, 404, 422, 429, 503)}
+_ERRORS = {status: {"model": OpenAIErrorOut} for status in (400, 401, 403, 404, 422, 429, 503)}
 router = APIRouter(prefix="/v1", tags=["openai"], route_class=OpenAIRoute, responses=_ERRORS)
 
 
@@ -205,6 +208,48 @@ router = APIRouter(prefix="/v1", tags=["openai"], route_class=OpenAIRoute, respo
 class ModelNotFound(DomainError):
     status_code = 404
     code = "model_not_found"
+
+
+class ContextLengthError(DomainError):
+    """The prompt is longer than every model that could answer it can read: 400, never a 503 to retry."""
+
+    status_code = 400
+    code = "context_length_exceeded"
+
+
+class _TooLong:
+    """Remembers the engines that refused the prompt as too long for their context."""
+
+    def __init__(self) -> None:
+        self.contexts: list[int | None] = []
+
+    def wrap(self, call: Callable[[Engine], Any]) -> Callable[[Engine], Any]:
+        async def called(engine: Engine) -> Any:
+            try:
+                return await call(engine)
+            except ContextLengthExceeded as exc:
+                self.contexts.append(exc.context)
+                raise
+        return called
+
+    def wrap_stream(self, call: Callable[[Engine], AsyncIterator[str]]) -> Callable[[Engine], AsyncIterator[str]]:
+        async def called(engine: Engine) -> AsyncIterator[str]:
+            try:
+                async for piece in call(engine):
+                    yield piece
+            except ContextLengthExceeded as exc:
+                self.contexts.append(exc.context)
+                raise
+        return called
+
+    def error(self, unavailable: NoEngineAvailable) -> DomainError:
+        """A 400 when an engine refused the prompt as too long and none answered; else the 503."""
+        if not self.contexts:
+            return unavailable
+        known = [c for c in self.contexts if c is not None]
+        size = f"{max(known)} tokens" if known else "its limit"
+        return ContextLengthError(f"the messages are longer than the model's context ({size}, prompt and answer "
+                                  "together): shorten them or lower max_tokens")
 
 
 def chats(engine: Engine) -> bool:
@@ -265,8 +310,13 @@ async def chat_completions(body: ChatCompletionIn, response: Response, registry:
         def review(c: Completion) -> str | None:
             report = check_draft(stay, c.text)
             return None if report.ok else f"draft failed the record review ({len(report.findings)} findings)"
-    answer = await first_answer(target.engines, target.task,
-                                lambda engine: engine.complete(messages, target.task, params), review)
+    too_long = _TooLong()
+    try:
+        answer = await first_answer(target.engines, target.task,
+                                    too_long.wrap(lambda engine: engine.complete(messages, target.task, params)),
+                                    review)
+    except NoEngineAvailable as exc:
+        raise too_long.error(exc) from None
     completion: Completion = answer.value
     response.headers["x-alta-engine"] = completion.engine
     usage = None
@@ -292,12 +342,17 @@ def _data(payload: dict[str, Any] | str) -> str:
 
 async def _stream(body: ChatCompletionIn, target: Target, messages: list[dict[str, str]],
                   params: GenerationParams, stay: HospitalStay | None) -> StreamingResponse:
+    too_long = _TooLong()
     events = first_stream(target.engines, target.task,
-                          lambda engine: engine.stream_complete(messages, target.task, params))
+                          too_long.wrap_stream(lambda engine: engine.stream_complete(messages, target.task, params)))
     # Engines that failed before writing come just before the writer's start: read up to it, so a
-    # request no engine answers is still a plain 503 and the header names the writer.
-    while (event := await anext(events)).kind == "fallback":
-        pass
+    # request no engine answers is still a plain 503 (400 for a prompt too long) and the header names
+    # the writer.
+    try:
+        while (event := await anext(events)).kind == "fallback":
+            pass
+    except NoEngineAvailable as exc:
+        raise too_long.error(exc) from None
     writer = event.engine
     chunk_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
 
