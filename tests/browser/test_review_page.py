@@ -128,6 +128,11 @@ def test_an_offline_draft_is_unreviewed_until_the_server_has_checked_it(page, de
     assert page.locator("#checks-list .finding-item").count() == len(stored["checks"]["findings"]) > 0
     assert page.locator("#sign-btn").is_visible()
     assert [e for e in page.recorded.errors if not e.startswith("Failed to load resource: net::")] == []
+    # The draft left this computer once the server had it; the patient never reached storage, console or URL.
+    name = json.loads((REPO / "clinical/examples/colecistitis_mexico.json").read_text(encoding="utf-8"))["patient"]["name"]
+    storage = page.evaluate("JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage })")
+    assert name not in storage and name not in page.url
+    assert not any(name in line for line in page.recorded.console)
 
 
 def test_a_streamed_model_draft_that_fails_the_review_is_replaced_and_the_page_says_why(page, demo_server):
