@@ -38,6 +38,7 @@ let doc = null; // the document on screen, as the server returned it
 let running = null; // {stop()} while a draft is being written
 let awaitedDraft = null; // id of the draft this page wrote and shows until the server has stored it
 let pendingDraft = null; // that draft while it is on screen unreviewed (offline, or not yet sent)
+let revealed = false; // the draft being written has been scrolled to with its first text
 
 const today = () => {
   const d = new Date();
@@ -116,10 +117,12 @@ function startDraftView(title, { demo = false } = {}) {
   $('draft-meta').textContent = '';
   $('draft-notice').hidden = true;
   $('draft-notice').textContent = '';
+  $('draft-notice').title = '';
   $('review-badge').hidden = true;
   $('demo-mark').hidden = !demo;
   $('checks-list').replaceChildren();
   $('checks-summary').textContent = 'La revisión frente al registro se hace cuando el borrador termina.';
+  delete $('checks-summary').dataset.state;
   $('checks-attribution').textContent = '';
   $('fact-source').hidden = true;
   $('versions').replaceChildren();
@@ -131,8 +134,6 @@ function startDraftView(title, { demo = false } = {}) {
   revealed = false;
   revealDraft();
 }
-
-let revealed = false;
 
 /**
  * The clinician follows the text as it is written, wherever the form left the page scrolled: the
