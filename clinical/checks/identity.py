@@ -212,10 +212,14 @@ def _looks_like_name(value: str) -> bool:
 
 
 def stay_days_of(folded: str) -> int | None:
+    """Days in "5 días", "menos de un día", "2 semanas"; None when no length is written."""
     if "menos de un dia" in folded or folded.strip() in ("0 dias", "0"):
         return 0
-    match = re.search(r"(\d+)\s*(dias?)?\b", folded)
-    return int(match.group(1)) if match else None
+    match = re.search(r"(\d+)\s*(dias?|semanas?|mes(?:es)?|horas?)?\b", folded)
+    if not match:
+        return None
+    n, unit = int(match.group(1)), match.group(2) or "dia"
+    return {"s": n * 7, "m": n * 30, "h": n // 24 if n % 24 == 0 else -1}.get(unit[0], n)
 
 
 def condition_of(folded: str) -> DischargeCondition | None:
@@ -271,8 +275,9 @@ def _people(ctx: Context) -> None:
         start, end = match.span()
         if ctx.is_claimed(start, end) or ctx.in_copied(start, end) is not None:
             continue
-        words = [w for w in norm(match.group()).split() if w not in ("de", "del", "la", "las", "los", "y")]
-        known = [w for w in words if w in gazetteer.given or w in gazetteer.surnames]
+        written = [w for w in match.group().split() if w.lower() not in ("de", "del", "la", "las", "los", "y")]
+        words = [norm(w) for w in written]
+        known = [w for w in written if gazetteer.is_name(w)]
         if len(known) < 2 or len(known) < len(words) - 1:
             continue
         if set(words) <= name_words:

@@ -72,6 +72,8 @@ def _whole_value(ctx: Context, at: int, indexes: list[int]) -> bool:
     tail = ctx.folded[at:at + 80]
     lead = len(tail) - len(tail.lstrip(" :="))
     for i in indexes:
+        if number_value(ctx.stay.labs[i].value.strip()) is not None:
+            return False  # a number: its value and unit are checked one by one
         value = fold1(" ".join(ctx.stay.labs[i].value.split()))
         if tail[lead:].startswith(value) and (len(tail) == lead + len(value) or not tail[lead + len(value)].isalnum()):
             ctx.trace("lab", at + lead, at + lead + len(value), f"labs[{i}].value")
@@ -132,6 +134,9 @@ def check_numbers(ctx: Context) -> None:
         else:
             ctx.flag("unknown_dose", s, e, None)
     enumerators = {m.start() for m in _ENUMERATOR.finditer(ctx.text)}
+    # INDICACIONES repeat the record's instructions: a number there that is not inside one of them
+    # (a rest of 14 days where the record says 7) has no other source to be traced to.
+    strict = [(line.start, line.end) for line in ctx.section_lines("indicaciones")]
     for match in _NUMBER.finditer(ctx.text):
         s, e = match.span()
         if s in enumerators or ctx.is_claimed(s, e):
@@ -144,7 +149,9 @@ def check_numbers(ctx: Context) -> None:
             ctx.trace("number", s, e, copied)
             continue
         value = number_value(match.group())
-        if value is not None and value in record.numbers:
+        if any(ls <= s < le for ls, le in strict):
+            ctx.flag("unknown_number", s, e, "discharge_instructions")
+        elif value is not None and value in record.numbers:
             ctx.trace("number", s, e, record.numbers[value])
         else:
             ctx.flag("unknown_number", s, e, None)

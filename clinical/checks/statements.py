@@ -142,7 +142,8 @@ def _destination_span(clause: str):  # noqa: ANN202
 
 _ORIGINS = [
     (re.compile(r"\b(desde|por|de) (el )?(servicio de )?urgencias?\b"), AdmissionOrigin.EMERGENCY),
-    (re.compile(r"\bdesde (la )?atencion ambulatoria\b|\bdesde (el )?policlinico\b"), AdmissionOrigin.OUTPATIENT),
+    (re.compile(r"\bdesde (la )?atencion ambulatoria\b|\bdesde (el )?policlinico\b|\bdesde (su )?(domicilio|casa)\b"),
+     AdmissionOrigin.OUTPATIENT),
     (re.compile(r"\ben forma electiva\b|\bde forma electiva\b|\bingreso electivo\b"), AdmissionOrigin.ELECTIVE),
     (re.compile(r"\bpor traslado desde\b|\btrasladad[oa] desde\b"), AdmissionOrigin.TRANSFER),
 ]
