@@ -22,6 +22,7 @@ import httpx
 import pytest
 from pypdf import PdfReader
 
+from backend.engines.apertium import installed_modes
 from tests.browser.conftest import ARTIFACTS, Server, start_server
 from tests.browser.test_webapp import TIMEOUT_MS, enter_key, open_app
 from tests.support import REPO
@@ -208,6 +209,7 @@ def test_a_pasted_note_is_a_job_with_progress_then_english_and_a_pdf(page, trans
     assert page.get_attribute("#translation-result", "readonly") is not None
     # the version is the adapter vLLM's /v1/models names: a job asks the engine's health first too
     assert page.inner_text("#translation-meta") == f"Traducido por vllm (translation {GlossaryModelServer.root})"
+    assert page.is_hidden("#translation-rule-based")  # a model's translation carries no rule-based notice
     assert page.inner_text("#translation-accuracy").replace("\xa0", " ") == "100 %"
     assert page.inner_text("#translation-source-info").startswith("Texto pegado")
     assert page.input_value("#translation-text") == NOTE
@@ -320,3 +322,35 @@ def test_the_pages_spanish_messages_cover_the_routes_422s(translation_server):
         assert field in [e["field"] for e in errors], errors
         assert all(e["message"] != "Valor no válido." for e in errors), errors  # every type has Spanish
 
+
+
+# --- with no model: Apertium, the rule-based floor ---------------------------------------------------
+
+needs_apertium = pytest.mark.skipif("spa-eng" not in installed_modes(),
+                                    reason="apertium spa-eng is not installed (scripts/system-deps.sh test)")
+
+
+@pytest.fixture(scope="module")
+def apertium_server(tmp_path_factory, models_dir: Path, webapp_dist: Path) -> Iterator[Server]:
+    """Alta as a fresh machine has it: no translation model, Apertium last in the engine order."""
+    running = start_server(tmp_path_factory.mktemp("apertium-server"), models_dir, webapp_dist,
+                           engines='["template", "apertium"]')
+    yield running
+    running.live.stop()
+
+
+@needs_apertium
+def test_an_apertium_translation_is_marked_rule_based_in_spanish(page, apertium_server, webapp_dist):
+    open_translation(page, apertium_server)
+    page.fill("#translation-text", NOTE)
+    translate(page, "done")
+    english = page.input_value("#translation-result")
+    assert "Marcela Soto Aravena" in english and "acetaminophen" in english and "hypertension" in english
+    assert "apertium" in page.inner_text("#translation-meta")
+    assert "basada en reglas" in page.inner_text("#translation-meta")
+    notice = page.inner_text("#translation-rule-based")
+    assert page.is_visible("#translation-rule-based")
+    assert "Traducción automática basada en reglas" in notice and "Revísela con especial cuidado" in notice
+    assert page.recorded.errors == []
+    assert_no_phi_left(page, apertium_server, webapp_dist)
+    assert scan_for_phi(apertium_server.live.log.read_text()) == []
