@@ -7,7 +7,7 @@
 set -euo pipefail
 
 want=()
-command -v tesseract >/dev/null && tesseract --list-langs 2>/dev/null | grep -qx spa || want+=(tesseract-ocr tesseract-ocr-spa)
+command -v tesseract >/dev/null && tesseract --list-langs 2>/dev/null | grep -x spa >/dev/null || want+=(tesseract-ocr tesseract-ocr-spa)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] && [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] \
   || want+=(fonts-dejavu-core)
 # The rule-based translation engine that is always there (backend/engines/apertium.py, mode spa-eng).

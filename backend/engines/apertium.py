@@ -10,12 +10,15 @@ packages ``apertium`` and ``apertium-eng-spa`` (``scripts/system-deps.sh``).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
 import shutil
 import subprocess
 import time
 from collections.abc import AsyncIterator
+from functools import cache
+from pathlib import Path
 
 from backend.core.config import Settings
 from backend.engines.base import (
@@ -53,6 +56,22 @@ class ApertiumTimeout(EngineError):
     fallback_reason = "timeout"
 
 
+@cache
+def rules_version() -> str:
+    """The first 12 hex digits of a sha256 over what, besides Apertium and the glossary (which the
+    cache key holds already), decides this engine's output: its rules and the CIE-10 table."""
+    import clinical.translate.polish as polish_module
+    import clinical.translate.protect as protect_module
+    import clinical.translate.unknown_words as unknown_module
+    from clinical.terminology import CIE10_PATH
+
+    digest = hashlib.sha256()
+    for path in (Path(__file__), Path(protect_module.__file__), Path(unknown_module.__file__),
+                 Path(polish_module.__file__), CIE10_PATH):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def source_text(messages: Messages) -> str:
     """The text to translate: the prompt contract's text after its prefix (the glossary hints before
     it are recomputed here, and enforced), or a plain user message as it is (``/v1`` clients)."""
@@ -87,7 +106,8 @@ class ApertiumEngine(Engine):
         self.timeout_s = timeout_s
         self.glossary = glossary
         self.health_ttl_s = health_ttl_s
-        self.model_version = f"{mode}; glossary-enforced"
+        # Keys the chunk cache: changed rules or terminology must not reuse old translations.
+        self.model_version = f"{mode}; rules {rules_version()}"
         self._slots = asyncio.Semaphore(max_concurrency)
         self._health: tuple[float, EngineHealth] | None = None
 

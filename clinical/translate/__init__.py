@@ -8,6 +8,9 @@
 - :mod:`.pipeline`: de-identify once, translate chunk by chunk with glossary hints, check every
   placeholder came back exactly once (one retry), re-identify.
 - :mod:`.cache_key`: what a cached chunk translation is keyed by (model, contract, glossary).
+- :mod:`.protect`, :mod:`.unknown_words`, :mod:`.polish`: what the rule-based engine (Apertium)
+  needs around it: placeholders and terms kept from it, English for the words it does not know,
+  English number and article conventions.
 - :mod:`.layout`: pages, paragraphs and headings of the text form.
 - :mod:`.pdf_reader` / :mod:`.pdf_writer` / :mod:`.ocr`: PDF in (text layer, Tesseract for scans)
   and PDF out; they need the ``serve`` extra (pdfplumber, fpdf2) and are not imported here.
