@@ -9,7 +9,13 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from backend.api.errors import document_errors, install_error_handlers
 from backend.api.fhir_body import document_request_bodies
-from backend.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from backend.api.middleware import (
+    BodyReadTimeoutMiddleware,
+    BodySizeLimitMiddleware,
+    MethodGuardMiddleware,
+    RequestContextMiddleware,
+    UnhandledErrorMiddleware,
+)
 from backend.api.routes import client_drafts, documents, epicrisis, fhir, health, models, static
 from backend.api.routes import metrics as metrics_route
 from backend.api.routes import openai as openai_route
@@ -58,11 +64,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(translations_route.router)
     app.include_router(openai_route.router)  # /v1: OpenAI-compatible chat completions
     static.mount_webapp(app, settings.webapp_dir)  # last: it answers every path no route took
+    app.add_middleware(UnhandledErrorMiddleware)  # innermost: its 500 passes every header middleware below
+    app.add_middleware(MethodGuardMiddleware)  # Allow from the routes, not from the webapp's static files
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
                            allow_methods=["GET", "POST", "PUT"], allow_headers=["Authorization", "X-API-Key", "Content-Type"])
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes,
                        uploads={translations_route.router.prefix: settings.max_upload_bytes})
+    app.add_middleware(BodyReadTimeoutMiddleware, timeout_s=settings.body_read_timeout_s)
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, policy=app.state.security_policy)
     document_errors(app)

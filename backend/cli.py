@@ -83,10 +83,15 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from backend.app import create_app
+    from backend.core.http import DeadlineH11Protocol
 
     configure_logging(settings.log_level)
+    # h11 with a deadline on request heads; idle keep-alive connections closed; the body's deadline
+    # and size limit are the app's (backend.api.middleware).
     uvicorn.run(create_app(settings), host=args.host or settings.host, port=args.port or settings.port,
-                log_config=None, access_log=False, workers=1)
+                log_config=None, access_log=False, workers=1,
+                http=DeadlineH11Protocol.with_timeout(settings.http_header_timeout_s),
+                timeout_keep_alive=settings.http_keep_alive_s, h11_max_incomplete_event_size=64 * 1024)
     return 0
 
 

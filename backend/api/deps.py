@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -38,25 +40,50 @@ _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API k
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="or X-API-Key: <API key>")
 
 
-def get_principal(
-    request: Request,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
-    header: Annotated[str | None, Security(_header)],
-) -> Principal:
-    presented = bearer.credentials if bearer is not None else header
+_MISSING_KEY = ("missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>' "
+                "(create one with: python -m backend create-key --name NAME --scopes generate read)")
+
+
+def _principal(request: Request, presented: str | None) -> Principal:
     if not presented:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>' "
-            "(create one with: python -m backend create-key --name NAME --scopes generate read)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, _MISSING_KEY, headers={"WWW-Authenticate": "Bearer"})
     with request.app.state.sessionmaker() as session:
         principal = authenticate(session, presented)
     if principal is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or revoked API key",
                             headers={"WWW-Authenticate": "Bearer"})
     return principal
+
+
+def get_principal(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    header: Annotated[str | None, Security(_header)],
+) -> Principal:
+    return _principal(request, bearer.credentials if bearer is not None else header)
+
+
+def _needs_key(dependant: Dependant) -> bool:
+    return any(d.call is get_principal or _needs_key(d) for d in dependant.dependencies)
+
+
+def refused_credentials(request: Request) -> HTTPException | None:
+    """The 401 a request would get, when its route takes an API key; None when it would pass.
+
+    FastAPI reads the body before it runs dependencies, so a body that is not JSON would be
+    answered 422 before the key is looked at: a caller without a valid key learns nothing about
+    the route's body (blocking: call it in a worker thread)."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not _needs_key(route.dependant):
+        return None
+    authorization = request.headers.get("authorization", "")
+    scheme, _, credentials = authorization.partition(" ")
+    presented = credentials.strip() if scheme.lower() == "bearer" else None
+    try:
+        _principal(request, presented or request.headers.get("x-api-key"))
+    except HTTPException as exc:
+        return exc
+    return None
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import FastAPI, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from backend.api.deps import refused_credentials
 from backend.services.errors import DomainError
 from clinical.record import field_errors
-
-logger = logging.getLogger(__name__)
 
 
 class ErrorOut(BaseModel):
@@ -42,9 +41,46 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
                    **({"headers": _RETRY_AFTER} if code in (429, 503) else {})} for code in codes}
 
 
-def _field_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+UNKNOWN_FIELD = "a field this object does not have (its name is not repeated: it may be patient data); " \
+                "the schema (GET /openapi.json) lists the fields it takes"
+
+
+def schema_names(app: FastAPI) -> frozenset[str]:
+    """Every property name of the app's OpenAPI schema: names Alta wrote, safe to repeat."""
+    names = getattr(app.state, "schema_names", None)
+    if names is None:
+        found: set[str] = set()
+
+        def walk(node: Any) -> None:
+            if isinstance(node, dict):
+                if isinstance(node.get("properties"), dict):
+                    found.update(node["properties"])
+                for value in node.values():
+                    walk(value)
+            elif isinstance(node, list):
+                for value in node:
+                    walk(value)
+
+        walk(app.openapi())
+        names = app.state.schema_names = frozenset(found)
+    return names
+
+
+def redacted_errors(errors: list[dict[str, Any]], known: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """:func:`clinical.record.field_errors` (no rejected values), and no unknown key either: a key the
+    schema does not have is the client's text, so its error names the object that holds it, unless
+    the key is one of ``known`` (a name Alta itself uses elsewhere, e.g. ``engine`` sent to translations)."""
+    out = []
+    for error in field_errors(errors):
+        if error["type"] == "extra_forbidden" and not (error["loc"] and str(error["loc"][-1]) in known):
+            error = {**error, "loc": error["loc"][:-1], "msg": UNKNOWN_FIELD}
+        out.append(error)
+    return out
+
+
+def _field_errors(errors: list[dict[str, Any]], known: frozenset[str]) -> list[dict[str, Any]]:
     """Errors naming their field (``loc`` from "body" on, and ``field`` without it), values left out."""
-    return [{**e, "field": ".".join(str(p) for p in e["loc"][1:]) or None} for e in field_errors(errors)]
+    return [{**e, "field": ".".join(str(p) for p in e["loc"][1:]) or None} for e in redacted_errors(errors, known)]
 
 
 def _error_statuses(method: str, operation: dict[str, Any]) -> list[int]:
@@ -89,8 +125,12 @@ def document_errors(app: FastAPI) -> None:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
-    async def validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": _field_errors(list(exc.errors()))}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+    async def validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        refused = await run_in_threadpool(refused_credentials, request)  # 401 before 422
+        if refused is not None:
+            return JSONResponse({"detail": refused.detail}, refused.status_code, headers=refused.headers)
+        errors = _field_errors(list(exc.errors()), schema_names(request.app))
+        return JSONResponse({"detail": errors}, status.HTTP_422_UNPROCESSABLE_CONTENT)
 
     @app.exception_handler(DomainError)
     async def domain(_request: Request, exc: DomainError) -> JSONResponse:
@@ -99,9 +139,6 @@ def install_error_handlers(app: FastAPI) -> None:
         retry_after = exc.retry_after_s if exc.retry_after_s is not None else 5 if exc.status_code == 503 else None
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
         return JSONResponse({"detail": str(exc), "code": exc.code}, exc.status_code, headers=headers)
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # The exception text may quote patient data: log the type and the request id only.
-        logger.error("unhandled %s in request %s", type(exc).__name__, getattr(request.state, "request_id", "-"))
-        return JSONResponse({"detail": "internal error", "request_id": getattr(request.state, "request_id", None)}, 500)
+    # Unexpected exceptions are answered by backend.api.middleware.UnhandledErrorMiddleware, inside
+    # the security headers' middleware: an exception handler for Exception would run in Starlette's
+    # outermost ServerErrorMiddleware, whose 500 carries none of those headers and closes the connection.

@@ -1,14 +1,18 @@
-"""ASGI middleware: request ids, an access log and request metrics without query strings, a body-size limit."""
+"""ASGI middleware: request ids, an access log and request metrics without query strings, a body-size limit
+and a body-read deadline, 500s that keep the security headers and the connection, and ``Allow`` from the routes."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 import time
 import uuid
+from collections.abc import Iterator
 
-from starlette.routing import Mount
+from starlette.requests import ClientDisconnect
+from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.core import metrics
@@ -137,3 +141,150 @@ class BodySizeLimitMiddleware:
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+def _json_response(status: int, payload: object, headers: list[tuple[bytes, bytes]] | None = None
+                   ) -> tuple[Message, Message]:
+    body = json.dumps(payload).encode()
+    start = {"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *(headers or [])]}
+    return start, {"type": "http.response.body", "body": body}
+
+
+class UnhandledErrorMiddleware:
+    """Answers an unexpected exception with a 500 that names the request id and nothing else.
+
+    It sits inside the security headers' and request id's middleware, so the 500 carries both, and
+    it answers instead of re-raising, so the server neither logs a traceback (its text can quote
+    patient data) nor drops the connection. A client that went away mid-body is no error at all.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except ClientDisconnect:
+            logger.info("%s %s: the client went away before its body was read", scope["method"],
+                        route_template(scope))
+        except Exception as exc:  # noqa: BLE001 - the last line: answer 500 rather than crash the connection
+            request_id = scope.get("state", {}).get("request_id")
+            logging.getLogger("backend.api.errors").error("unhandled %s in request %s", type(exc).__name__,
+                                                          request_id or "-")
+            if started:
+                return  # part of the answer is out: the connection is closed on the cut answer
+            for message in _json_response(500, {"detail": "internal error", "request_id": request_id}):
+                await send(message)
+
+
+class MethodGuardMiddleware:
+    """``OPTIONS`` and methods a path does not take, answered from the app's own routes.
+
+    Without it a path such as ``/api/v1/documents`` falls through to the webapp's static files for
+    any method its routes lack, which answer ``405`` with ``Allow: GET, HEAD``. Here ``OPTIONS``
+    gets 204 and every other method the path's routes lack gets 405, both with an ``Allow`` listing
+    exactly the methods of the routes that match the path. Paths no route matches (the webapp's)
+    pass through. CORS preflights are answered before this by CORSMiddleware, when configured.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        allowed = _allowed_methods(scope)
+        if not allowed or scope["method"] in allowed:
+            await self.app(scope, receive, send)
+            return
+        allow = [(b"allow", ", ".join(sorted(allowed | {"OPTIONS"})).encode())]
+        if scope["method"] == "OPTIONS":
+            await send({"type": "http.response.start", "status": 204, "headers": allow})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        for message in _json_response(405, {"detail": "method not allowed on this path; Allow lists the ones it takes"},
+                                      allow):
+            await send(message)
+
+
+def _endpoints(routes: list[BaseRoute]) -> Iterator[BaseRoute]:
+    """The routes with methods, through FastAPI's included routers; mounts (the webapp) left out."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from _endpoints(included.routes)
+        elif not isinstance(route, Mount) and getattr(route, "methods", None):
+            yield route
+
+
+def _allowed_methods(scope: Scope) -> set[str]:
+    router = getattr(scope.get("app"), "router", None)
+    methods: set[str] = set()
+    for route in _endpoints(getattr(router, "routes", [])):
+        if route.matches(scope)[0] is not Match.NONE:
+            methods |= route.methods  # type: ignore[attr-defined]
+    return methods
+
+
+class BodyReadTimeoutMiddleware:
+    """Answers 408 to a request whose body does not arrive within ``timeout_s`` seconds in all.
+
+    uvicorn bounds how long it waits for a request's head (``backend.core.http``), not for its body:
+    a client that sends ``Content-Length: 1000000`` and then one byte a minute would hold a worker's
+    request open for ever. The app is told the client went away, as for a body over the size limit.
+    """
+
+    def __init__(self, app: ASGIApp, timeout_s: float) -> None:
+        self.app = app
+        self.timeout_s = timeout_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        deadline = time.monotonic() + self.timeout_s
+        body_done = timed_out = started = False
+
+        async def timed_receive() -> Message:
+            nonlocal body_done, timed_out
+            if timed_out:
+                return {"type": "http.disconnect"}
+            if body_done:  # after the body only a disconnect can come: no deadline for that wait
+                return await receive()
+            try:
+                async with asyncio.timeout(max(deadline - time.monotonic(), 0.001)):
+                    message = await receive()
+            except TimeoutError:
+                timed_out = True
+                logger.warning("%s %s: request body not received within %g s", scope["method"],
+                               route_template(scope), self.timeout_s)
+                if not started:
+                    for reply in _json_response(408, {"detail": f"the request body did not arrive within "
+                                                                f"{self.timeout_s:g} s; send it again"},
+                                                [(b"connection", b"close")]):
+                        await send(reply)
+                return {"type": "http.disconnect"}
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                body_done = True
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if timed_out:
+                return  # the 408 has been sent; what the app answers to the cut body is dropped
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        await self.app(scope, timed_receive, guarded_send)

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from backend.db.models import Document, Generation
 from clinical.checks import CheckReport
@@ -14,6 +14,15 @@ from clinical.contract import example_records
 from clinical.record import HospitalStay
 
 EXAMPLES = example_records()
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+UtcDatetime = Annotated[dt.datetime, AfterValidator(_utc)]
+"""A timestamp answered with its UTC offset (``...+00:00``): the database keeps naive UTC (SQLite has
+no time zones), and a date-time without an offset is not RFC 3339."""
 
 
 class Inbound(BaseModel):
@@ -105,7 +114,7 @@ class VersionOut(BaseModel):
     version: int
     source: Literal["engine", "clinician"]
     author: str
-    created_at: dt.datetime
+    created_at: UtcDatetime
 
 
 class DocumentOut(BaseModel):
@@ -116,9 +125,9 @@ class DocumentOut(BaseModel):
     text: str
     checks: ChecksOut
     provenance: Provenance | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
-    signed_at: dt.datetime | None
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+    signed_at: UtcDatetime | None
     signed_by: str | None
     versions: list[VersionOut]
     record: dict[str, Any]
@@ -140,8 +149,8 @@ class DocumentSummary(BaseModel):
     status: str
     version: int
     principal_diagnosis: str
-    created_at: dt.datetime
-    updated_at: dt.datetime
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
 
 
 class DocumentList(BaseModel):

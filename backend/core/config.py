@@ -26,6 +26,22 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         25_000_000, gt=0, description="the limit for POST /api/v1/translations instead, where a scanned PDF "
                                       "of a few pages is several megabytes")
+    http_header_timeout_s: float = Field(
+        10.0, gt=0, description="a connection must send a whole request head (line and headers) within this long")
+    http_keep_alive_s: float = Field(5.0, gt=0, description="an idle keep-alive connection is closed after this long")
+    body_read_timeout_s: float = Field(
+        120.0, gt=0, description="a request body must arrive within this long (a 25 MB PDF over a slow link "
+                                 "included); past it the answer is 408")
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
+        "NORMAL", description="SQLite's PRAGMA synchronous in WAL mode: NORMAL survives a crash of Alta but may "
+                              "lose the last commits on power loss; FULL survives power loss too, with an fsync "
+                              "per commit")
+    idempotency_ttl_s: int = Field(
+        86_400, ge=60, description="how long an Idempotency-Key is remembered (and its answer replayed)")
+    job_heartbeat_s: float = Field(10.0, gt=0, description="how often a running translation job shows it is alive")
+    job_heartbeat_timeout_s: float = Field(
+        45.0, gt=0, description="a queued or running job whose heartbeat is older than this is recovered as failed "
+                                "(its process died); checked at start-up and every 15 s")
     engines: list[str] | None = Field(
         None, description='engine order for drafts, first healthy wins; default: ["onnx", "template", '
                           '"apertium"] when the model catalog names a bundle, else ["template", "apertium"]')

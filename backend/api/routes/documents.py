@@ -23,6 +23,9 @@ from backend.services import documents as docs
 router = APIRouter(prefix="/api/v1/documents", tags=["documents"], responses=error_responses(409))
 
 DocumentId = Annotated[str, Path(min_length=1, max_length=36, description="the document's id")]
+MAX_OFFSET = 1_000_000_000
+"""Bounded so the database never sees an integer it cannot hold (SQLite's are 64-bit: 2**63 was a 500)."""
+MAX_VERSION = 2**31 - 1
 
 
 def _out(session: SessionDep, doc: Document) -> DocumentOut:
@@ -37,7 +40,7 @@ def read_document(document_id: DocumentId, session: SessionDep, actor: ReadActor
 
 
 @router.get("/{document_id}/versions/{version}", response_model=VersionTextOut, summary="Read an earlier version")
-def read_version(document_id: DocumentId, version: Annotated[int, Path(ge=1)], session: SessionDep,
+def read_version(document_id: DocumentId, version: Annotated[int, Path(ge=1, le=MAX_VERSION)], session: SessionDep,
                  actor: ReadActor) -> VersionTextOut:
     v = docs.get_version(session, document_id, version, actor=actor)
     release(session)
@@ -68,7 +71,7 @@ def list_documents(
     patient: Annotated[str | None, Query(min_length=1, max_length=40,
                                          description="RUT, CURP, NHC... (dots and hyphens ignored)")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="documents to skip, newest first")] = 0,
 ) -> DocumentList:
     found, total = docs.search_documents(session, patient=patient, limit=limit, offset=offset, actor=actor)
     items = []

@@ -21,12 +21,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.api.deps import GenerateActor, RegistryDep
+from backend.api.deps import GenerateActor, RegistryDep, refused_credentials
+from backend.api.errors import redacted_errors, schema_names
 from backend.api.schemas import ChecksOut, FallbackOut
 from backend.engines.base import Completion, ContextLengthExceeded, Engine, EngineRegistry, GenerationParams
 from backend.services.admission import AdmissionDep
@@ -34,7 +36,7 @@ from backend.services.errors import DomainError, NoEngineAvailable
 from backend.services.fallback import StreamBroken, first_answer, first_stream
 from clinical.checks import check_draft
 from clinical.contract import record_from_messages
-from clinical.record import HospitalStay, field_errors
+from clinical.record import HospitalStay
 
 STARTED = int(time.time())
 GREEDY_BELOW = 1e-5  # as vLLM's _SAMPLING_EPS and backend.engines.decoding.GREEDY_BELOW
@@ -175,6 +177,14 @@ def _domain_error(exc: DomainError) -> JSONResponse:
     return openai_error(exc.status_code, str(exc), code=exc.code, headers=headers)
 
 
+OPENAI_PARAMETERS = frozenset({
+    "audio", "frequency_penalty", "function_call", "functions", "logit_bias", "logprobs", "max_completion_tokens",
+    "metadata", "modalities", "parallel_tool_calls", "prediction", "presence_penalty", "reasoning_effort",
+    "response_format", "service_tier", "stop", "store", "tool_choice", "tools", "top_logprobs", "web_search_options",
+    "name", "tool_calls", "tool_call_id", "refusal", "image_url", "input_audio", "file"})
+"""OpenAI chat parameters Alta does not take: an error may name them (they are OpenAI's words, not the client's)."""
+
+
 class OpenAIRoute(APIRoute):
     """Answers this router's errors (validation, auth, domain) in OpenAI's error shape."""
 
@@ -185,7 +195,11 @@ class OpenAIRoute(APIRoute):
             try:
                 return await handler(request)
             except RequestValidationError as exc:
-                errors = field_errors(list(exc.errors()))  # without the rejected values
+                refused = await run_in_threadpool(refused_credentials, request)  # 401 before 422
+                if refused is not None:
+                    return openai_error(refused.status_code, str(refused.detail), headers=refused.headers)
+                # without the rejected values, and unknown keys only when they are OpenAI's parameter names
+                errors = redacted_errors(list(exc.errors()), OPENAI_PARAMETERS | schema_names(request.app))
                 fields = [".".join(str(p) for p in e["loc"][1:]) or "body" for e in errors]
                 message = "; ".join(f"{f}: {e['msg']}" for f, e in zip(fields, errors, strict=True))
                 return openai_error(422, message, param=fields[0] if fields else None,

@@ -7,7 +7,6 @@ a job (202) that the client polls. The source's PHI never reaches a model (see c
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 from typing import Annotated, Literal
 
@@ -17,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from starlette.datastructures import UploadFile
 
 from backend.api.deps import GenerateActor, ReadActor, RegistryDep, SessionDep, release
-from backend.api.schemas import Provenance
+from backend.api.schemas import Provenance, UtcDatetime
 from backend.core.config import Settings
 from backend.db.models import TranslationJob
 from backend.services.admission import AdmissionDep
@@ -89,8 +88,8 @@ class TranslationOut(BaseModel):
     provenance: Provenance | None = None
     error: ErrorOut | None = None
     links: dict[str, str]
-    created_at: dt.datetime
-    finished_at: dt.datetime | None = None
+    created_at: UtcDatetime
+    finished_at: UtcDatetime | None = None
 
     @classmethod
     def of(cls, job: TranslationJob) -> TranslationOut:

@@ -122,7 +122,7 @@ def get_job(session: Session, job_id: str, *, actor: Actor, stall_s: float, aliv
     ``stall_s`` seconds was cut short (a restart): it is marked failed."""
     job = session.get(TranslationJob, job_id)
     if job is None:
-        raise TranslationNotFound(f"no translation {job_id}")
+        raise TranslationNotFound("no translation with the id in the path (it is not repeated: it may be patient data)")
     last_sign = job.heartbeat_at or job.created_at
     if (job.status in ("queued", "running") and job.id not in alive
             and utcnow() - last_sign > dt.timedelta(seconds=stall_s)):
