@@ -174,7 +174,10 @@ def check_follow_ups(ctx: Context) -> None:
         folded = f" {norm(ctx.text[start:end])} "
         named = [i for i, f in enumerate(stay.follow_ups) if f" {norm(f.specialty)} " in folded]
         if not named:
-            if end > start:
+            # A follow-up the record lacks ("Cardiología: 3 de marzo", "Control con Cardiología en 1 mes");
+            # a line with no such fact ("Revisado.", a signature) is the clinician's and is left alone.
+            if end > start and re.search(r"\d|^\s*control\b|:\s*\S", ctx.folded[start:end]) \
+                    and not re.match(r"\s*(firma|firmado|revisado|dr|dra)\b", ctx.folded[start:end]):
                 ctx.flag("wrong_follow_up", start, end, "follow_ups")
             continue
         placed = [i for i in named if stay.follow_ups[i].place

@@ -104,7 +104,7 @@ def test_openai_client_streams_the_same_text(client, messages, reference):
 
 
 def test_openai_client_models_and_errors(client, alta_onnx, messages):
-    assert [m.id for m in client.models.list()] == ["epicrisis", "onnx/epicrisis", "template/epicrisis"]
+    assert [m.id for m in client.models.list()] == ["epicrisis", "onnx/epicrisis"]
     with pytest.raises(openai.NotFoundError) as missing:
         client.chat.completions.create(model="gpt-4o", messages=messages)
     assert missing.value.code == "model_not_found"
