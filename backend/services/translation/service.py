@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.core.config import Settings
 from backend.db.models import TranslationJob, utcnow
-from backend.engines.base import EngineRegistry
+from backend.engines.base import Engine, EngineRegistry
 from backend.services.documents import Actor
 from backend.services.errors import DomainError, InvalidDocument, OcrMissing
-from backend.services.translation.engines import translate_with_engines, translation_engines
+from backend.services.translation.engines import Progress, translate_with_engines, translation_engines
 from backend.services.translation.jobs import JobRunner
 from backend.services.translation.store import (
     Outcome,
@@ -123,8 +123,8 @@ class TranslationService:
                            lambda: asyncio.to_thread(update_job, self.sessions, job.id))
         return Submitted(job, False)
 
-    async def _translate(self, text: str, engines, *, busy_wait_s: float = 0.0,
-                         on_progress=None) -> Outcome:
+    async def _translate(self, text: str, engines: list[Engine], *, busy_wait_s: float = 0.0,
+                         on_progress: Progress | None = None) -> Outcome:
         """De-identify (once, here) and translate through the fallback chain."""
         deid = await asyncio.to_thread(deidentify, text)
         return await translate_with_engines(deid, engines, self.settings, self.sessions,
