@@ -17,7 +17,7 @@ from clinical.checks.record_index import RecordIndex
 from clinical.lexicon import DrugLexicon
 from clinical.record import HospitalStay
 
-__all__ = ["Context", "Line", "fold1", "norm"]
+__all__ = ["Context", "Line", "fold1", "item_span", "norm"]
 
 
 @cache
@@ -129,6 +129,16 @@ class Context:
             self.facts.append(Fact(finding.kind, start, end, None))
             self.claim(start, end)
         self.findings.append(finding)
+
+
+_ITEM_MARKER = re.compile(r"^\s*(?:\d{1,2}[.)]|[-•*])\s*")
+
+
+def item_span(line: Line) -> tuple[int, int]:
+    """A list line without its marker ("1. ", "- ", "• ") and trailing punctuation, as a draft span."""
+    marker = _ITEM_MARKER.match(line.text)
+    start = line.start + (marker.end() if marker else 0)
+    return start, max(start, line.start + len(line.text.rstrip(" .;")))
 
 
 def _lines(text: str, folded: str) -> list[Line]:

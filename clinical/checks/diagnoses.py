@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from clinical.checks.context import Context, Line, fold1, norm
+from clinical.checks.context import Context, fold1, item_span, norm
 from clinical.record import Diagnosis
 
 __all__ = ["check_diagnoses", "check_procedures", "diagnosis_terms"]
@@ -19,7 +19,6 @@ __all__ = ["check_diagnoses", "check_procedures", "diagnosis_terms"]
 _CODE = re.compile(r"(?<![\w.-])([A-TV-Z][0-9]{2}(?:\.[0-9A-Z]{1,4})?)(?![\w.]|\.\d)")
 _CODE_CONTEXT = re.compile(r"(cie-?10|cie|icd-?10|codigo|cod\.?)\s*:?\s*$")
 _INTRO = re.compile(r"^(durante la hospitalizacion )?se realiz\w*( \d+ procedimientos?)?$")
-_ENUMERATOR = re.compile(r"^\s*(?:\d{1,2}[.)]|[-•*])\s*")
 _STOP = frozenset("a al con de del e el en la las lo los o para por sin su sus u un una y que no tipo".split())
 
 # Abbreviations clinicians write for diagnoses -> words that, in the record, justify them.
@@ -94,12 +93,6 @@ def _terms_pattern() -> re.Pattern[str] | None:
     return re.compile(r"(?<!\w)(" + "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)) + r")(?!\w)")
 
 
-def _content(line: Line) -> tuple[int, int]:
-    marker = _ENUMERATOR.match(line.text)
-    start = line.start + (marker.end() if marker else 0)
-    return start, max(start, line.start + len(line.text.rstrip(" .;")))
-
-
 def _words(text: str) -> frozenset[str]:
     return frozenset(_stem(w) for w in norm(text).split() if w not in _STOP)
 
@@ -120,7 +113,7 @@ def check_diagnoses(ctx: Context) -> None:
     stay = ctx.stay
     matched: set[int] = set()
     for line in ctx.section_lines("diagnosticos"):
-        start, end = _content(line)
+        start, end = item_span(line)
         text = ctx.text[start:end]
         if re.fullmatch(r"\s*(principal|secundarios?|diagnosticos? secundarios?)\s*:?\s*", norm(text) + " "):
             continue
@@ -223,7 +216,7 @@ def check_procedures(ctx: Context) -> None:
     stay = ctx.stay
     matched: set[int] = set()
     for line in ctx.section_lines("procedimientos"):
-        start, end = _content(line)
+        start, end = item_span(line)
         text = ctx.text[start:end]
         folded = f" {norm(text)} "
         found = False

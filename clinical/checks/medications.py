@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from clinical.checks.context import Context, Line, fold1, norm
+from clinical.checks.context import Context, Line, fold1, item_span, norm
 from clinical.checks.record_index import MedicationEntry, number_value
 from clinical.extract import base_unit, find_doses, normalise_unit
 from clinical.record import Route
@@ -51,7 +51,6 @@ _DURATION = re.compile(
     r"\b(?:por|durante|x|completar|hasta completar)\s+(\d+|una|un|dos|tres|cuatro|cinco|seis|siete|diez|catorce)"
     r"\s*(dias?|semanas?|meses?|mes)\b"
 )
-_ENUMERATOR = re.compile(r"^\s*(?:\d{1,2}[.)]|[-•*])\s*")
 
 
 def _canon_frequency(text: str) -> str:
@@ -109,16 +108,8 @@ def _line_entry(ctx: Context, line: Line, entries: list[MedicationEntry],
     return max(candidates, key=score)
 
 
-def _content(line: Line) -> tuple[int, int]:
-    """The line without its list marker and trailing punctuation."""
-    marker = _ENUMERATOR.match(line.text)
-    start = line.start + (marker.end() if marker else 0)
-    end = line.start + len(line.text.rstrip(" .;"))
-    return start, max(start, end)
-
-
 def _unknown_line(ctx: Context, line: Line, group: str) -> None:
-    start, end = _content(line)
+    start, end = item_span(line)
     text = ctx.text[start:end]
     has_drug = bool(ctx.lexicon.find(text))
     has_dose = bool(find_doses(text)) or bool(re.search(r"\d", text))
@@ -128,7 +119,7 @@ def _unknown_line(ctx: Context, line: Line, group: str) -> None:
 
 def _check_line(ctx: Context, line: Line, entry: MedicationEntry) -> None:
     med, path = entry.med, entry.path
-    start, end = _content(line)
+    start, end = item_span(line)
     text, folded = ctx.text[start:end], ctx.folded[start:end]
     # the drug name
     name_at = folded.find(norm(med.name)) if norm(med.name) in norm(folded) else -1

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from clinical.checks.context import Context, fold1, norm
+from clinical.checks.context import Context, fold1, item_span, norm
 from clinical.checks.identity import condition_of, destination_of, stay_days_of
 from clinical.record import AdmissionOrigin, DischargeCondition
 
@@ -168,9 +168,7 @@ def check_follow_ups(ctx: Context) -> None:
     stay = ctx.stay
     check_origin(ctx)
     for line in ctx.section_lines("controles"):
-        marker = re.match(r"^\s*(?:\d{1,2}[.)]|[-•*])\s*", line.text)
-        start = line.start + (marker.end() if marker else 0)
-        end = line.start + len(line.text.rstrip(" .;"))
+        start, end = item_span(line)
         folded = f" {norm(ctx.text[start:end])} "
         named = [i for i, f in enumerate(stay.follow_ups) if f" {norm(f.specialty)} " in folded]
         if not named:
