@@ -23,6 +23,7 @@ from clinical.deid.phi_types import ESCAPE_TYPE, PLACEHOLDER_TYPES
 from clinical.deid.placeholders import PLACEHOLDER
 from clinical.glossary import hints as glossary_hints
 from clinical.glossary import term_accuracy
+from clinical.terminology.coded import find_coded_descriptions
 from clinical.translate.chunking import PAGE_BREAK, Chunk, CountTokens, chunk_text, estimate_tokens
 from clinical.translate.english_phi import render_in_english
 
@@ -141,6 +142,13 @@ def describe_report(report: PlaceholderReport) -> str:
     return "; ".join(parts) or "placeholders ok"
 
 
+def term_hints(text: str) -> list[tuple[str, str]]:
+    """The prompt's hints for ``text``: its glossary terms, then each CIE-10 code's Spanish description
+    written after the code, with the WHO ICD-10 English one."""
+    coded = [(text[c.start:c.end], c.entry.en) for c in find_coded_descriptions(text)]
+    return glossary_hints(text) + list(dict.fromkeys(coded))
+
+
 def _clean(answer: str | Answer) -> Answer:
     if isinstance(answer, str):
         answer = Answer(answer)
@@ -150,7 +158,7 @@ def _clean(answer: str | Answer) -> Answer:
 
 async def _translate_chunk(chunk: Chunk, index: int, total: int, complete: Complete, retries: int) -> tuple[str, int]:
     """The checked translation of one chunk and how many retries it took."""
-    messages = translation_messages(chunk.text, glossary_hints(chunk.text))
+    messages = translation_messages(chunk.text, term_hints(chunk.text))
     kind = reason = ""
     for attempt in range(retries + 1):
         answer = _clean(await complete(messages, attempt=attempt))
