@@ -180,3 +180,23 @@ class TranslationCacheEntry(Base):
     source_text: Mapped[str] = mapped_column(Text)
     translation: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class IdempotencyKey(Base):
+    """An ``Idempotency-Key`` a client sent with a document-creating POST, and the document it made.
+
+    Stored in the same transaction as the document, so a retry after a crash between the commit
+    and the answer finds it and gets that document instead of a second one. The key itself is the
+    client's text and could hold anything: only its sha256 is kept, with the body's.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("api_key", "key_sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    api_key: Mapped[str] = mapped_column(String(100), doc="the API key's name: keys are per client")
+    key_sha256: Mapped[str] = mapped_column(String(64))
+    request_sha256: Mapped[str] = mapped_column(String(64), doc="route and canonical body")
+    document_id: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)

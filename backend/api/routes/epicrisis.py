@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Header, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
@@ -16,19 +17,67 @@ from backend.api.errors import error_responses
 from backend.api.schemas import DocumentOut, EpicrisisIn
 from backend.engines.base import Draft, EngineRegistry
 from backend.services import documents as docs
+from backend.services import idempotency
 from backend.services.admission import AdmissionDep
 from backend.services.epicrisis import StreamBroken, stream_draft, write_draft
+from backend.services.errors import VersionConflict
+from backend.services.idempotency import IdempotentRequest
 from clinical.checks import CheckReport
 
 router = APIRouter(prefix="/api/v1/epicrisis", tags=["epicrisis"], responses=error_responses(429, 503))
 
 
 def _store_and_describe(request: Request, body: EpicrisisIn, draft: Draft, checks: CheckReport,
-                        actor: docs.Actor, latency_ms: float, fallbacks: list[docs.Fallback]) -> DocumentOut:
+                        actor: docs.Actor, latency_ms: float, fallbacks: list[docs.Fallback],
+                        idempotent: IdempotentRequest | None = None) -> DocumentOut:
     with request.app.state.sessionmaker() as session:
+        if idempotent is not None:  # the key is stored in the document's own transaction
+            idempotency.record_with(session, idempotent, request.app.state.settings.idempotency_ttl_s)
         doc = docs.create_document(session, body.record, draft, actor=actor, latency_ms=latency_ms,
                                    checks_ok=checks.ok, fallbacks=fallbacks)
         return DocumentOut.of(doc, draft.text, checks, docs.latest_generation(session, doc.id))
+
+
+IdempotencyKeyHeader = Annotated[str | None, Header(
+    alias=idempotency.HEADER, pattern=idempotency.KEY_PATTERN,
+    description="a unique string of the client's (a UUID) that makes a retry safe: the same key with the same "
+                "body answers the document the first request made (200, `Idempotent-Replayed: true`) instead "
+                "of writing another; with another body it is a 422. Kept per API key for ALTA_IDEMPOTENCY_TTL_S.")]
+
+
+def _idempotent(key: str | None, actor: docs.Actor, route: str, body: EpicrisisIn) -> IdempotentRequest | None:
+    return None if key is None else IdempotentRequest.of(actor.name, key, route, body.model_dump(mode="json"))
+
+
+def _replay(request: Request, idempotent: IdempotentRequest, actor: docs.Actor) -> DocumentOut | None:
+    """The document this key already made (read and audited as a read), or None."""
+    with request.app.state.sessionmaker() as session:
+        document_id = idempotency.stored_document(session, idempotent)
+        if document_id is None:
+            return None
+        doc = docs.get_document(session, document_id, actor=actor)
+        return DocumentOut.of(doc, docs.current_text(doc), docs.check_current(doc),
+                              docs.latest_generation(session, doc.id))
+
+
+async def _store_once(request: Request, body: EpicrisisIn, draft: Draft, checks: CheckReport, actor: docs.Actor,
+                      latency_ms: float, fallbacks: list[docs.Fallback],
+                      idempotent: IdempotentRequest | None) -> tuple[DocumentOut, bool]:
+    """Store the draft, or, when a request with the same key committed first, answer its document
+    (True: replayed)."""
+    try:
+        return await run_in_threadpool(_store_and_describe, request, body, draft, checks, actor, latency_ms,
+                                       fallbacks, idempotent), False
+    except VersionConflict:  # the key's unique row: a twin request with this key was stored first
+        if idempotent is None or (out := await run_in_threadpool(_replay, request, idempotent, actor)) is None:
+            raise
+        return out, True
+
+
+def _replayed_headers(response: Response, out: DocumentOut) -> None:
+    response.status_code = status.HTTP_200_OK
+    response.headers["Location"] = f"/api/v1/documents/{out.id}"
+    response.headers["Idempotent-Replayed"] = "true"
 
 
 def _known_engine(body: EpicrisisIn, registry: EngineRegistry) -> None:
@@ -40,9 +89,14 @@ def _known_engine(body: EpicrisisIn, registry: EngineRegistry) -> None:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=DocumentOut,
-             summary="Write and store an epicrisis draft")
+             summary="Write and store an epicrisis draft",
+             responses={200: {"model": DocumentOut, "description": "an Idempotency-Key seen before with this body: "
+                                                                 "the document it made, nothing new written",
+                              "headers": {"Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]},
+                                                                  "description": "the answer is a replay"}}}})
 async def create_epicrisis(body: EpicrisisIn, request: Request, response: Response,
-                           registry: RegistryDep, actor: GenerateActor, admission: AdmissionDep) -> DocumentOut:
+                           registry: RegistryDep, actor: GenerateActor, admission: AdmissionDep,
+                           idempotency_key: IdempotencyKeyHeader = None) -> DocumentOut:
     """Writes a draft from the record with the first engine that can, reviews it against the record
     and stores it as version 1 of a new document. ``provenance`` says which engine wrote it. A model
     draft that fails the review is passed over for the next engine (the template writer last); with
@@ -51,10 +105,17 @@ async def create_epicrisis(body: EpicrisisIn, request: Request, response: Respon
     When every generation slot is busy and the queue is full the answer is 503, and a key over its
     rate limit gets 429, both with ``Retry-After``; nothing is stored for them."""
     _known_engine(body, registry)
+    idempotent = _idempotent(idempotency_key, actor, router.prefix, body)
+    if idempotent is not None and (out := await run_in_threadpool(_replay, request, idempotent, actor)) is not None:
+        _replayed_headers(response, out)
+        return out
     await admission.enter(actor.name)
     result = await write_draft(body.record, registry, body.engine)
-    out = await run_in_threadpool(_store_and_describe, request, body, result.draft, result.checks, actor,
-                                  result.latency_ms, result.fallbacks)
+    out, replayed = await _store_once(request, body, result.draft, result.checks, actor, result.latency_ms,
+                                      result.fallbacks, idempotent)
+    if replayed:
+        _replayed_headers(response, out)
+        return out
     response.headers["Location"] = f"/api/v1/documents/{out.id}"
     response.headers["X-Alta-Engine"] = result.draft.engine
     return out
@@ -78,8 +139,14 @@ def _sse(event: str, data: object) -> str:
                                              "stream with `event: error` (nothing stored). With `engine` pinned "
                                              "nothing is replaced: the draft is stored with its findings."}})
 async def stream_epicrisis(body: EpicrisisIn, request: Request, registry: RegistryDep,
-                           actor: GenerateActor, admission: AdmissionDep) -> StreamingResponse:
+                           actor: GenerateActor, admission: AdmissionDep,
+                           idempotency_key: IdempotencyKeyHeader = None) -> StreamingResponse:
     _known_engine(body, registry)
+    idempotent = _idempotent(idempotency_key, actor, f"{router.prefix}/stream", body)
+    if idempotent is not None and (out := await run_in_threadpool(_replay, request, idempotent, actor)) is not None:
+        # The key's document, as the one event a finished stream ends with: nothing is written again.
+        return StreamingResponse(iter([_sse("done", out.model_dump(mode="json"))]), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store", "Idempotent-Replayed": "true"})
     await admission.enter(actor.name)  # 429/503 before the stream starts; held until it ends
     events = stream_draft(body.record, registry, body.engine)
     first = await anext(events)  # NoEngineAvailable here is still a plain 503, not a broken stream
@@ -108,8 +175,8 @@ async def stream_epicrisis(body: EpicrisisIn, request: Request, registry: Regist
                                   f"({n} hallazgo{'' if n == 1 else 's'}); se guarda el de {event.draft.engine}.",
                         "by": {"engine": event.draft.engine, "model": event.draft.model}})
                 latency_ms = (time.perf_counter() - started) * 1000
-                out = await run_in_threadpool(_store_and_describe, request, body, event.draft, event.checks, actor,
-                                              latency_ms, list(event.fallbacks))
+                out, _replayed = await _store_once(request, body, event.draft, event.checks, actor, latency_ms,
+                                                   list(event.fallbacks), idempotent)
                 yield _sse("done", out.model_dump(mode="json"))
                 return
             try:
