@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -24,6 +25,7 @@ from backend.api.security import SecurityHeadersMiddleware, SecurityPolicy
 from backend.core.config import Settings, get_settings
 from backend.db.session import make_engine, make_sessionmaker
 from backend.engines.base import build_registry
+from backend.services import recovery
 from backend.services.admission import AdmissionControl
 from backend.services.translation import JobRunner
 
@@ -42,7 +44,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        # Jobs a killed process left queued or running are failed now, and every 15 s after.
+        sessions, timeout_s = app.state.sessionmaker, settings.job_heartbeat_timeout_s
+        await asyncio.to_thread(recovery.at_startup, sessions, timeout_s)
+        sweeper = asyncio.create_task(recovery.sweep(sessions, timeout_s, lambda: app.state.translation_jobs.alive))
         yield
+        sweeper.cancel()
         await app.state.translation_jobs.shutdown()  # running jobs record themselves as interrupted
         for engine in app.state.engines:  # worker threads, HTTP connection pools
             await engine.aclose()

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from backend.core.config import Settings
+from backend.services.recovery import beating
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class JobRunner:
 
     def submit(self, job_id: str, work: Callable[[], Awaitable[None]],
                heartbeat: Callable[[], Awaitable[None]]) -> None:
-        task = asyncio.get_running_loop().create_task(self._run(work, heartbeat), name=f"translation-{job_id}")
+        task = asyncio.get_running_loop().create_task(beating(self._run(work, heartbeat), heartbeat), name=f"translation-{job_id}")
         self._tasks[job_id] = task
         task.add_done_callback(lambda _t: self._tasks.pop(job_id, None))
 
