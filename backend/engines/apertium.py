@@ -52,6 +52,20 @@ def _lower_after_opener(match: re.Match[str]) -> str:
     return match.group(1) + match.group(2).lower()
 
 
+def _keep_capital_lines(source: str, translated: str) -> str:
+    """A line in capitals in the source (a heading: EVOLUCIÓN) stays in capitals; Apertium keeps the
+    lines, so they pair up one to one."""
+    source_lines, lines = source.split("\n"), translated.split("\n")
+    if len(source_lines) != len(lines):
+        return translated
+    return "\n".join(line.upper() if _is_heading(src) else line for src, line in zip(source_lines, lines, strict=True))
+
+
+def _is_heading(line: str) -> bool:
+    letters = [c for c in TOKEN.sub("", line) if c.isalpha()]
+    return len(letters) >= 4 and all(c.isupper() for c in letters)
+
+
 class ApertiumTimeout(EngineError):
     fallback_reason = "timeout"
 
@@ -142,6 +156,7 @@ class ApertiumEngine(Engine):
         raw = _AFTER_UNKNOWN_OPENER.sub(_lower_after_opener, raw)
         # Unknown words come back marked (*word): their English from the terminology, or cognates.
         translated = _MARKS.sub("", resolve_unknown(raw, keep=TOKEN))
+        translated = _keep_capital_lines(protected.text, translated)
         if "  " not in text:  # Apertium leaves a double space where it drops a word; the source had none
             translated = _DOUBLE_SPACE.sub(" ", translated)
         # Decimal points, "78%", "an" before a restored term: English conventions Apertium leaves Spanish.

@@ -40,7 +40,7 @@ _SUFFIXES: tuple[tuple[str, str], ...] = (
     ("ccioso", "ctious"), ("cciosa", "ctious"), ("cciosos", "ctious"), ("cciosas", "ctious"),
     ("idades", "ities"), ("idad", "ity"),
     ("encias", "ences"), ("encia", "ence"), ("ancias", "ances"), ("ancia", "ance"),
-    ("amente", "ly"), ("mente", "ly"),
+    ("blemente", "bly"), ("lmente", "lly"), ("amente", "ly"), ("mente", "ly"),
     ("áticos", "atic"), ("áticas", "atic"), ("ático", "atic"), ("ática", "atic"),
     ("icos", "ic"), ("icas", "ic"), ("ico", "ic"), ("ica", "ic"),
     ("ismos", "isms"), ("ismo", "ism"),

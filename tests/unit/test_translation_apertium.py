@@ -113,3 +113,14 @@ def test_the_stream_is_the_completion() -> None:
 @needs_apertium
 def test_blank_text_is_returned_as_is() -> None:
     assert run(ApertiumEngine().translate("  \n")) == "  \n"
+
+
+@needs_apertium
+def test_headings_stay_in_capitals_and_clinical_phrases_read_as_english() -> None:
+    text = run(ApertiumEngine().translate(
+        "EVOLUCIÓN\n__PHI_NOMBRE_1__ evoluciona favorablemente. Se indica paracetamol 1 g al día.\n\n"
+        "ANTECEDENTES\nAntecedentes de HTA."))
+    lines = text.split("\n")
+    assert lines[0] == "EVOLUTION" and lines[3] == "HISTORY"
+    assert "__PHI_NOMBRE_1__ progresses favorably" in text
+    assert "Prescribed acetaminophen 1 g per day" in text and "History of hypertension" in text
