@@ -45,6 +45,12 @@ def check_labs(ctx: Context) -> None:
             ctx.trace("lab", ns, ne, f"labs[{indexes[0]}].name")
             if _whole_value(ctx, ne, indexes):
                 continue
+            if all(number_value(stay.labs[i].value.strip().lstrip("<>≤≥ ")) is None for i in indexes):
+                # a result in words ("leucocitos 50-100 por campo") written otherwise than the record has it
+                tail = re.match(r"[ :=]*([^;\n]+?)(?=\s*\((?:alterado|fuera de rango)\)|[;\n]|\.\s|\.?$)", ctx.text[ne:ne + 160])
+                if tail and re.search(r"\d", tail.group(1)):
+                    ctx.flag("wrong_lab_value", ne + tail.start(1), ne + tail.end(1), f"labs[{indexes[0]}].value")
+                continue
             value = _VALUE.match(ctx.text[ne:ne + 24])
             if value is None:
                 continue
