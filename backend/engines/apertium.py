@@ -1,10 +1,13 @@
-"""The rule-based translation floor: Debian's Apertium (``apertium -u spa-eng``), always available.
+"""The rule-based translation floor: Debian's Apertium (``apertium -f txt spa-eng``), always available.
 
-It translates the prompt contract's de-identified text with placeholders and glossary terms kept
-out of Apertium's reach (:mod:`clinical.translate.protect`): a placeholder comes back exactly, a
-glossary term as its English form. It is labelled rule-based in every provenance, ranks below any
-model engine (configured last in ``ALTA_ENGINES``), and needs no model, GPU or network: the
-packages ``apertium`` and ``apertium-eng-spa`` (``scripts/system-deps.sh``).
+It translates the prompt contract's de-identified text with placeholders and terms kept out of
+Apertium's reach (:mod:`clinical.translate.protect`): a placeholder comes back exactly, a glossary
+term as its English form, a CIE-10 code's Spanish description as its ICD-10 English one. The words
+Apertium marks unknown (``*word``) get English from the terminology or a cognate rule
+(:mod:`clinical.translate.unknown_words`), headings keep their capitals, and numbers follow English
+conventions (:mod:`clinical.translate.polish`). It is labelled rule-based in every provenance,
+ranks below any model engine (configured last in ``ALTA_ENGINES``), and needs no model, GPU or
+network: the packages ``apertium`` and ``apertium-eng-spa`` (``scripts/system-deps.sh``).
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ logger = logging.getLogger(__name__)
 TASK = "translation"
 MODEL = "apertium-spa-eng (rule-based)"
 INSTALL = "install the Debian packages apertium and apertium-eng-spa (scripts/system-deps.sh run)"
-# Apertium marks words it could not generate (#) or transfer (@); -u already drops the unknown-word *.
+# Apertium marks words it could not generate (#) or transfer (@); unknown words (*) are resolved first.
 _MARKS = re.compile(r"(?<![^\W_])[#@](?=[^\W\d_])")
 _DOUBLE_SPACE = re.compile(r"(?<=\S) {2,}(?=\S)")
 _AFTER_UNKNOWN_OPENER = re.compile(
