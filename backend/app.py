@@ -55,7 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await engine.aclose()
         db.dispose()
 
-    app = FastAPI(title="Alta", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="Alta", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)  # served from this server by static.mount_docs: no CDN
     app.state.settings = settings
     app.state.sessionmaker = make_sessionmaker(db)
     app.state.engines = build_registry(settings.engine_order, settings)
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics_route.router)
     app.include_router(translations_route.router)
     app.include_router(openai_route.router)  # /v1: OpenAI-compatible chat completions
+    static.mount_docs(app)  # /docs and /redoc with Swagger UI and ReDoc from a package, offline
     static.mount_webapp(app, settings.webapp_dir)  # last: it answers every path no route took
     app.add_middleware(UnhandledErrorMiddleware)  # innermost: its 500 passes every header middleware below
     app.add_middleware(MethodGuardMiddleware)  # Allow from the routes, not from the webapp's static files

@@ -47,8 +47,10 @@ class SecurityPolicy:
     no_store_prefixes: tuple[str, ...] = ("/api/", "/v1/", "/metrics")  # answers that hold patient data or state
     hsts_max_age_s: int = 63_072_000  # sent over HTTPS only; browsers ignore it over plain HTTP anyway
     docs_paths: tuple[str, ...] = ("/docs", "/docs/oauth2-redirect", "/redoc")
-    docs_script_src: tuple[str, ...] = (SELF, "'unsafe-inline'", "https://cdn.jsdelivr.net")
-    docs_style_src: tuple[str, ...] = (SELF, "https://cdn.jsdelivr.net")
+    # /docs and /redoc start Swagger UI / ReDoc with an inline script, and ReDoc styles with inline
+    # <style>: their files are this server's (backend/api/routes/static.py), nothing from another origin.
+    docs_script_src: tuple[str, ...] = (SELF, "'unsafe-inline'")
+    docs_style_src: tuple[str, ...] = (SELF, "'unsafe-inline'")
 
     def content_security_policy(self, *, docs: bool = False) -> str:
         directives = {
@@ -56,7 +58,7 @@ class SecurityPolicy:
             "script-src": self.docs_script_src if docs else self.script_src,
             "worker-src": self.worker_src,
             "connect-src": self.connect_src,
-            "img-src": (*self.img_src, "https://fastapi.tiangolo.com") if docs else self.img_src,
+            "img-src": self.img_src,
             "style-src": self.docs_style_src if docs else self.style_src,
             "font-src": self.font_src,
             "manifest-src": self.manifest_src,
@@ -70,10 +72,9 @@ class SecurityPolicy:
     def headers(self, path: str, *, https: bool = False) -> list[tuple[bytes, bytes]]:
         """The headers for a response to ``path``.
 
-        The interactive API docs (``/docs``, ``/redoc``) are FastAPI's pages, which load Swagger UI
-        from a CDN with an inline script: they get a CSP that allows exactly that and no
-        cross-origin isolation (the CDN's files carry no CORP header). Self-hosting Swagger UI
-        would remove the exception; an offline hospital network cannot reach the CDN anyway.
+        The interactive API docs (``/docs``, ``/redoc``) start Swagger UI and ReDoc, served from
+        this server, with an inline script (and ReDoc's inline styles): they get a CSP that allows
+        inline scripts and styles and no cross-origin isolation; every other page keeps both.
         """
         docs = path in self.docs_paths
         out = {

@@ -217,3 +217,45 @@ def mount_webapp(app: FastAPI, webapp_dir: Path) -> None:
                        "`npm ci && npm run build` in webapp/ (make run does)", webapp_dir)
         return
     app.mount("/", WebappFiles(directory=webapp_dir, html=True), name="webapp")
+
+
+# --- the API docs, served from this server --------------------------------------------------------
+# FastAPI's /docs and /redoc load Swagger UI and ReDoc from a CDN, which an offline hospital network
+# cannot reach (a blank page). The same files come here from a registry package, fastapi-offline
+# (swagger-ui-bundle.js, swagger-ui.css, redoc.standalone.js), and are served under /docs/static.
+# create_app turns FastAPI's own pages off (docs_url=None, redoc_url=None).
+
+DOCS_STATIC = "/docs/static"
+
+
+def _docs_assets() -> Path:
+    import fastapi_offline
+
+    return Path(fastapi_offline.__file__).parent / "static"
+
+
+def mount_docs(app: FastAPI) -> None:
+    """Swagger UI at ``/docs`` and ReDoc at ``/redoc``, every file from this server."""
+    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+
+    title = f"{app.title} API"
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> Response:
+        return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title=title,
+                                   swagger_js_url=f"{DOCS_STATIC}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{DOCS_STATIC}/swagger-ui.css",
+                                   swagger_favicon_url=f"{DOCS_STATIC}/favicon.png",
+                                   oauth2_redirect_url="/docs/oauth2-redirect")
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    def swagger_ui_redirect() -> Response:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> Response:
+        return get_redoc_html(openapi_url=app.openapi_url or "/openapi.json", title=title,
+                              redoc_js_url=f"{DOCS_STATIC}/redoc.standalone.js",
+                              redoc_favicon_url=f"{DOCS_STATIC}/favicon.png", with_google_fonts=False)
+
+    app.mount(DOCS_STATIC, StaticFiles(directory=_docs_assets()), name="docs-static")
