@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 NPM    ?= npm
 
-.PHONY: run test test-postgres test-slow bench bench-translation lint golden demo-model demo-bundle eval-checks eval-deid train-deid clean help \
+.PHONY: run test test-postgres test-slow bench bench-translation bench-constrained lint golden demo-model demo-bundle eval-checks eval-deid train-deid clean help \
 	webapp system-deps-run system-deps-test
 
 help:
@@ -15,6 +15,7 @@ help:
 	@echo "make test     set up and run the whole test suite"
 	@echo "make bench    template and API throughput/latency table"
 	@echo "make bench-translation  translation chrF/BLEU (TICO-19 dev), term accuracy, placeholders, pages/min"
+	@echo "make bench-constrained  the demo model with and without the record grammar on 200 held-out stays"
 	@echo "make test-postgres  the API suite on a throwaway PostgreSQL server"
 	@echo "make demo-model  train and evaluate the demo model (CPU, about 40 min)"
 	@echo "make demo-bundle  export models/demo to a validated ONNX bundle (fp32, fp16, q4, q4f16)"
@@ -30,11 +31,21 @@ $(VENV)/.serve: pyproject.toml | $(PY)
 	$(PIP) install -e ".[serve]"
 	touch $@
 
+# Record-constrained ONNX drafts: xgrammar (CPU token masks) with torch and transformers, which its
+# Python package imports; xgrammar with --no-deps so pip does not pull triton (GPU only).
+XGRAMMAR := xgrammar==0.2.8
+$(VENV)/.constrain: pyproject.toml | $(VENV)/.serve
+	$(PIP) install "torch==2.13.0"
+	$(PIP) install -e ".[serve,constrain]"
+	$(PIP) install --no-deps "$(XGRAMMAR)"
+	touch $@
+
 # torch first, pinned: pip then takes the CPU wheel instead of pulling several GB of CUDA packages.
 $(VENV)/.dev: pyproject.toml | $(PY)
 	$(PIP) install "torch==2.13.0"
-	$(PIP) install -e ".[serve,dev,train,export]"
-	touch $@ $(VENV)/.serve
+	$(PIP) install -e ".[serve,dev,train,export,constrain]"
+	$(PIP) install --no-deps "$(XGRAMMAR)"
+	touch $@ $(VENV)/.serve $(VENV)/.constrain
 
 # The clinician UI: npm packages from the committed lock file, then the Vite build the backend serves at /.
 # --ignore-scripts: onnxruntime-node's install script would download binaries (the browser uses onnxruntime-web).
@@ -56,7 +67,7 @@ system-deps-run:
 system-deps-test:
 	scripts/system-deps.sh test
 
-run: $(VENV)/.serve webapp/dist/index.html system-deps-run
+run: $(VENV)/.serve $(VENV)/.constrain webapp/dist/index.html system-deps-run
 	$(PY) -m backend migrate
 	$(PY) -m backend dev-key
 	$(PY) -m backend serve --host $(HOST) --port $(PORT)
@@ -82,6 +93,7 @@ bench: $(VENV)/.dev system-deps-run
 	$(PY) -m benchmarks.train_bench
 	$(PY) -m benchmarks.export_bench --threads 1 $(if $(wildcard models/demo/config.json),--checkpoint models/demo)
 	$(PY) -m benchmarks.demo_onnx_eval --n 50
+	$(PY) -m benchmarks.constrained_eval --n 50
 	$(PY) -m benchmarks.browser_bench $(if $(wildcard models/demo-onnx/manifest.json),--bundle models/demo-onnx)
 	$(PY) -m benchmarks.translation_bench
 
@@ -89,6 +101,11 @@ bench: $(VENV)/.dev system-deps-run
 # accuracy, placeholder round-trip, pages per minute.
 bench-translation: $(VENV)/.dev system-deps-run
 	$(PY) -m benchmarks.translation_bench
+
+# The demo model with and without the record's grammar (issue 13): coverage, invented mentions, identity,
+# drafts passing the review, tok/s and the share of decode time spent on token masks.
+bench-constrained: $(VENV)/.dev
+	$(PY) -m benchmarks.constrained_eval --n 200
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check clinical backend tests benchmarks

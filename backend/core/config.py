@@ -61,6 +61,15 @@ class Settings(BaseSettings):
     onnx_top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling cut-off when temperature > 0")
     onnx_prefill_chunk: int = Field(
         0, ge=0, description="prompt tokens per prefill run (0: all at once, as Transformers.js); bounds memory")
+    onnx_constrain: bool = Field(
+        True, description="epicrisis drafts follow their record's grammar (xgrammar token masks): only the record's "
+                          "identity, codes, drugs, doses and dates can be written; needs the constrain extra")
+    onnx_constrain_narrative: Literal["record", "free"] = Field(
+        "record", description="under the grammar, the evolution text: the record's own (record) or the model's "
+                              "words without digits (free, which the review may then flag)")
+    onnx_constrain_jump_forward: bool = Field(
+        True, description="under the grammar, text it forces is fed to the model in one run (fewer, faster "
+                          "steps); false: every token is the model's masked pick, as in the browser")
     vllm_base_urls: list[str] = Field(
         [], description='vLLM OpenAI-compatible servers (JSON list, e.g. ["http://gpu-1:8000"]); requests are '
                         "spread over the healthy ones")
@@ -84,6 +93,8 @@ class Settings(BaseSettings):
         64, ge=1, description="requests open at once per server; more get a busy answer (fallback)")
     vllm_max_new_tokens: int = Field(1536, ge=1, description="default max_tokens of a request")
     vllm_temperature: float = Field(0.0, ge=0, description="default temperature; 0 = greedy")
+    vllm_constrain: bool = Field(
+        True, description="epicrisis requests carry their record's grammar in structured_outputs (vLLM >= 0.12)")
     max_inflight_generations: int = Field(
         32, ge=1, description="generation requests served at once (every engine together); more wait in the queue")
     max_queued_generations: int = Field(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import onnxruntime as ort
@@ -67,6 +68,16 @@ def pick_token(logits: np.ndarray, params: SamplingParams, rng: np.random.Genera
     return int(rng.choice(len(probs), p=probs))
 
 
+class LogitsConstraint(Protocol):
+    """Restricts which tokens may come next (``backend.engines.constraint.TokenConstraint``)."""
+
+    def mask(self, logits: np.ndarray) -> np.ndarray: ...
+    def accept(self, token: int) -> None: ...
+    def forced(self, limit: int) -> list[int]: ...
+    @property
+    def finished(self) -> bool: ...
+
+
 class KVDecoder:
     """Runs a ``text-generation-with-past`` graph token by token, feeding back ``present.*`` as the cache."""
 
@@ -106,8 +117,11 @@ class KVDecoder:
         return outputs[self.logits_index][0, -1], new_cache
 
     def tokens(self, prompt_ids: list[int], params: SamplingParams, stop_ids: frozenset[int] = frozenset(),
-               cancel: threading.Event | None = None) -> Iterator[int]:
-        """New token ids, one at a time; stops at a stop id (not yielded), the token budget, or ``cancel``."""
+               cancel: threading.Event | None = None, constraint: LogitsConstraint | None = None) -> Iterator[int]:
+        """New token ids, one at a time; stops at a stop id (not yielded), the token budget, or ``cancel``.
+
+        ``constraint`` (a record's grammar, ``backend.engines.constraint``) masks each step's logits
+        before the pick and is told the token picked; generation ends when its grammar is complete."""
         if not prompt_ids:
             raise ValueError("the prompt is empty")
         budget = min(params.max_new_tokens, self.max_positions - len(prompt_ids))
@@ -119,16 +133,27 @@ class KVDecoder:
             chunk = prompt_ids[start:start + self.prefill_chunk]
             logits, cache = self._run(chunk, cache, done)
             done += len(chunk)
-        for produced in range(budget):
+        produced = 0
+        while produced < budget:
             if cancel is not None and cancel.is_set():
                 return
+            if constraint is not None:
+                logits = constraint.mask(logits)
             token = pick_token(logits, params, rng)
             if token in stop_ids:
                 return
-            yield token
-            if produced + 1 < budget:
-                logits, cache = self._run([token], cache, done)
-                done += 1
+            step = [token]
+            if constraint is not None:  # the grammar's forced continuation is fed in one run (jump-forward)
+                constraint.accept(token)
+                step += constraint.forced(budget - produced - 1)
+            yield from step
+            produced += len(step)
+            if constraint is not None and constraint.finished:
+                return
+            for start in range(0, len(step) if produced < budget else 0, self.prefill_chunk):
+                chunk = step[start:start + self.prefill_chunk]
+                logits, cache = self._run(chunk, cache, done)
+                done += len(chunk)
 
 
 class IncrementalDetokenizer:

@@ -33,8 +33,10 @@ from backend.engines.base import (
     register,
 )
 from backend.engines.bundle import BundleError, ServedBundle, resolve_bundle
+from backend.engines.constraint import GrammarConstraints, TokenConstraint, load_constraints
 from backend.engines.decoding import IncrementalDetokenizer, KVDecoder, PromptTooLong, SamplingParams
-from clinical.contract import epicrisis_prompt, render_chatml
+from clinical.contract import epicrisis_prompt, record_from_messages, render_chatml
+from clinical.grammar import GrammarOptions
 from clinical.record import HospitalStay
 
 logger = logging.getLogger(__name__)
@@ -52,7 +54,10 @@ class OnnxEngine(Engine):
     name = "onnx"
 
     def __init__(self, bundle: ServedBundle, *, max_concurrency: int = 2, threads: int = 0,
-                 defaults: SamplingParams | None = None, prefill_chunk: int = 0) -> None:
+                 defaults: SamplingParams | None = None, prefill_chunk: int = 0, constrain: bool = False,
+                 grammar: GrammarOptions | None = None, jump_forward: bool = True) -> None:
+        """``constrain``: epicrisis drafts follow their record's grammar (``clinical.grammar``) through
+        xgrammar token masks; without xgrammar installed they are written unconstrained, said loudly."""
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
         self.bundle = bundle
@@ -73,11 +78,16 @@ class OnnxEngine(Engine):
                               "bundle or choose another dtype (ALTA_ONNX_DTYPE)") from exc
         self.decoder = KVDecoder(session, bundle.max_positions, prefill_chunk)
         self.stop_ids = frozenset(bundle.eos_token_ids)
+        self.constraints: GrammarConstraints | None = None
+        self.constraint_detail = "unconstrained (ALTA_ONNX_CONSTRAIN=false)"
+        if constrain:
+            self.constraints, self.constraint_detail = load_constraints(self.tokenizer, self.stop_ids, grammar,
+                                                                        jump_forward)
         self._executor = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="alta-onnx")
         self._lock = threading.Lock()
         self._active = 0
-        logger.info("onnx engine: %s %s (%s), %d concurrent generations", self.model, bundle.dtype,
-                    self.model_version, max_concurrency)
+        logger.info("onnx engine: %s %s (%s), %d concurrent generations, %s", self.model, bundle.dtype,
+                    self.model_version, max_concurrency, self.constraint_detail)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OnnxEngine:
@@ -85,7 +95,9 @@ class OnnxEngine(Engine):
         defaults = SamplingParams(max_new_tokens=settings.onnx_max_new_tokens, temperature=settings.onnx_temperature,
                                   top_p=settings.onnx_top_p)
         return cls(bundle, max_concurrency=settings.onnx_max_concurrency, threads=settings.onnx_threads,
-                   defaults=defaults, prefill_chunk=settings.onnx_prefill_chunk)
+                   defaults=defaults, prefill_chunk=settings.onnx_prefill_chunk, constrain=settings.onnx_constrain,
+                   grammar=GrammarOptions(narrative=settings.onnx_constrain_narrative),
+                   jump_forward=settings.onnx_constrain_jump_forward)
 
     # --- slots ---------------------------------------------------------------------------------
 
@@ -117,17 +129,29 @@ class OnnxEngine(Engine):
     def _params(self, **overrides: float | int | None) -> SamplingParams:
         return replace(self.defaults, **{k: v for k, v in overrides.items() if v is not None})
 
-    def _request(self, messages: Messages, task: str, params: GenerationParams | None) -> tuple[list[int], SamplingParams]:
+    def constraint_for(self, messages: Messages, task: str) -> TokenConstraint | None:
+        """The record's grammar state for an epicrisis request whose prompt carries a valid record, else None."""
+        if self.constraints is None or task != "epicrisis":
+            return None
+        stay = record_from_messages(messages)
+        if stay is None:  # a free-form chat under the epicrisis adapter: no record to hold it to
+            logger.info("onnx engine: an epicrisis request without a valid record is written unconstrained")
+            return None
+        return self.constraints.for_stay(stay)
+
+    def _request(self, messages: Messages, task: str, params: GenerationParams | None
+                 ) -> tuple[list[int], SamplingParams, TokenConstraint | None]:
         if not self.supports(task):
             raise self._unsupported(task)
         p = params or GenerationParams()
         return self.encode_messages(messages), self._params(
-            max_new_tokens=p.max_new_tokens, temperature=p.temperature, top_p=p.top_p, seed=p.seed)
+            max_new_tokens=p.max_new_tokens, temperature=p.temperature, top_p=p.top_p, seed=p.seed
+        ), self.constraint_for(messages, task)
 
     def _tokens(self, prompt_ids: list[int], params: SamplingParams, stop_ids: frozenset[int],
-                cancel: threading.Event | None):
+                cancel: threading.Event | None, constraint: TokenConstraint | None = None):
         try:
-            yield from self.decoder.tokens(prompt_ids, params, stop_ids, cancel)
+            yield from self.decoder.tokens(prompt_ids, params, stop_ids, cancel, constraint)
         except ORT_ERRORS as exc:
             raise EngineError(f"ONNX Runtime failed while generating: {exc}") from exc
         except PromptTooLong as exc:
@@ -137,13 +161,15 @@ class OnnxEngine(Engine):
 
     def generate_ids(self, prompt_ids: list[int], max_new_tokens: int | None = None, temperature: float | None = None,
                      top_p: float | None = None, seed: int | None = None,
-                     stop_token_ids: frozenset[int] | set[int] | None = None) -> list[int]:
-        """New token ids for ``prompt_ids`` (blocking; takes a slot). Stop ids end generation and are not returned."""
+                     stop_token_ids: frozenset[int] | set[int] | None = None,
+                     constraint: TokenConstraint | None = None) -> list[int]:
+        """New token ids for ``prompt_ids`` (blocking; takes a slot). Stop ids end generation and are not returned;
+        ``constraint`` (``self.constraints.for_stay(stay)``) holds them to a record's grammar."""
         params = self._params(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed)
         stops = self.stop_ids if stop_token_ids is None else frozenset(stop_token_ids)
         self._acquire()
         try:
-            return list(self._tokens(prompt_ids, params, stops, None))
+            return list(self._tokens(prompt_ids, params, stops, None, constraint))
         finally:
             self._release()
 
@@ -166,10 +192,10 @@ class OnnxEngine(Engine):
         return asyncio.wrap_future(future), cancel
 
     async def complete(self, messages: Messages, task: str, params: GenerationParams | None = None) -> Completion:
-        prompt_ids, sampling = self._request(messages, task, params)
+        prompt_ids, sampling, constraint = self._request(messages, task, params)
 
         def work(cancel: threading.Event) -> tuple[list[int], bool]:
-            ids = list(self._tokens(prompt_ids, sampling, self.stop_ids, cancel))
+            ids = list(self._tokens(prompt_ids, sampling, self.stop_ids, cancel, constraint))
             return ids, len(ids) >= sampling.max_new_tokens
 
         future, cancel = self._submit(work)
@@ -184,7 +210,7 @@ class OnnxEngine(Engine):
     async def stream_complete(self, messages: Messages, task: str,
                               params: GenerationParams | None = None) -> AsyncIterator[str]:
         """Text as it is written, token by token; the chunks concatenate to what ``complete`` returns."""
-        prompt_ids, sampling = self._request(messages, task, params)
+        prompt_ids, sampling, constraint = self._request(messages, task, params)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue()
 
@@ -197,7 +223,7 @@ class OnnxEngine(Engine):
         def work(cancel: threading.Event) -> None:
             try:
                 detok = IncrementalDetokenizer(self.tokenizer)
-                for token in self._tokens(prompt_ids, sampling, self.stop_ids, cancel):
+                for token in self._tokens(prompt_ids, sampling, self.stop_ids, cancel, constraint):
                     if piece := detok.push(token):
                         post(piece, cancel)
                 if not cancel.is_set() and (tail := detok.flush()):
@@ -216,7 +242,8 @@ class OnnxEngine(Engine):
     async def health(self) -> EngineHealth:
         if self._active >= self.max_concurrency:
             return EngineHealth(False, f"busy: {self._active}/{self.max_concurrency} generations running", busy=True)
-        return EngineHealth(True, f"{self.model} {self.bundle.dtype} ({self._active}/{self.max_concurrency} generating)")
+        return EngineHealth(True, f"{self.model} {self.bundle.dtype} ({self._active}/{self.max_concurrency} generating); "
+                                  f"{self.constraint_detail}")
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
