@@ -40,7 +40,7 @@ Authenticate with `Authorization: Bearer <API key>` (create one with
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    db = make_engine(settings.resolved_database_url, settings.db_pool_size)
+    db = make_engine(settings.resolved_database_url, settings.db_pool_size, settings.sqlite_synchronous)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -6,9 +6,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend.api.deps import refused_credentials
 from backend.services.errors import DomainError
@@ -131,6 +133,16 @@ def install_error_handlers(app: FastAPI) -> None:
             return JSONResponse({"detail": refused.detail}, refused.status_code, headers=refused.headers)
         errors = _field_errors(list(exc.errors()), schema_names(request.app))
         return JSONResponse({"detail": errors}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # FastAPI raises some before a route's own error handling runs (a body that is not UTF-8
+        # JSON text is a 400): on /v1 they too take OpenAI's error shape.
+        if request.url.path.startswith("/v1/"):
+            from backend.api.routes.openai import openai_error  # the route module imports this one
+
+            return openai_error(exc.status_code, str(exc.detail), headers=exc.headers)
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(DomainError)
     async def domain(_request: Request, exc: DomainError) -> JSONResponse:

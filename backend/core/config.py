@@ -38,10 +38,9 @@ class Settings(BaseSettings):
                               "per commit")
     idempotency_ttl_s: int = Field(
         86_400, ge=60, description="how long an Idempotency-Key is remembered (and its answer replayed)")
-    job_heartbeat_s: float = Field(10.0, gt=0, description="how often a running translation job shows it is alive")
     job_heartbeat_timeout_s: float = Field(
-        45.0, gt=0, description="a queued or running job whose heartbeat is older than this is recovered as failed "
-                                "(its process died); checked at start-up and every 15 s")
+        45.0, ge=30, description="a queued or running translation job whose heartbeat (every 10 s) is older than "
+                                 "this is recovered as failed (its process died); checked at start-up and every 15 s")
     engines: list[str] | None = Field(
         None, description='engine order for drafts, first healthy wins; default: ["onnx", "template", '
                           '"apertium"] when the model catalog names a bundle, else ["template", "apertium"]')

@@ -13,7 +13,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 
-def make_engine(url: str, pool_size: int = 10) -> Engine:
+def make_engine(url: str, pool_size: int = 10, sqlite_synchronous: str = "NORMAL") -> Engine:
+    """An engine for ``url``; ``sqlite_synchronous`` (NORMAL or FULL) is SQLite's durability on power loss."""
+    if sqlite_synchronous not in ("NORMAL", "FULL"):
+        raise ValueError("ALTA_SQLITE_SYNCHRONOUS must be NORMAL or FULL")
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
@@ -26,16 +29,17 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
     # lives in its one connection, so it keeps SQLAlchemy's default pool.
     pool = {} if in_memory else {"poolclass": NullPool}
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
-    event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "connect", lambda connection, _record: _sqlite_pragmas(connection, sqlite_synchronous))
     return engine
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API connection
+def _sqlite_pragmas(dbapi_connection, synchronous: str) -> None:  # noqa: ANN001 - DB-API connection
     # WAL lets readers work while one writer commits; busy_timeout makes a second writer wait
     # instead of failing with "database is locked"; foreign keys are off by default in SQLite.
+    # synchronous NORMAL (in WAL) survives a crash of the process; FULL also a power loss.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA synchronous={synchronous}")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()

@@ -119,3 +119,14 @@ def test_a_job_of_a_killed_server_reads_failed_within_a_minute_of_restart(tmp_pa
     finally:
         server.stop()
         engine.dispose()
+
+
+@pytest.mark.parametrize(("setting", "pragma"), [("NORMAL", 1), ("FULL", 2)])
+def test_sqlite_durability_is_a_setting(settings, setting, pragma):
+    from sqlalchemy import text
+
+    if not settings.resolved_database_url.startswith("sqlite"):
+        pytest.skip("SQLite only")
+    app = create_app(settings.model_copy(update={"sqlite_synchronous": setting}))
+    with app.state.sessionmaker() as session:
+        assert session.execute(text("PRAGMA synchronous")).scalar() == pragma
