@@ -22,6 +22,11 @@ What a failure costs, and why:
 Error reasons never quote vLLM's error messages, which can repeat the request (a validation error
 echoes its input): they carry the server, the status, vLLM's error type and, for known messages, a
 rephrasing with numbers only.
+
+Epicrisis requests whose prompt carries a record (the prompt contract's user message) send that
+record's grammar (``clinical.grammar``) as ``structured_outputs: {"grammar": ...}``, which vLLM
+(0.12 removed the older ``guided_*`` fields) enforces with xgrammar on the GPU: the same grammar the
+ONNX engine and the browser apply (``ALTA_VLLM_CONSTRAIN``, on by default).
 """
 
 from __future__ import annotations
@@ -62,6 +67,8 @@ from backend.engines.openai_protocol import (
     served_models,
     sse_data,
 )
+from clinical.contract import record_from_messages
+from clinical.grammar import epicrisis_grammar
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -135,7 +142,7 @@ class VllmEngine(Engine):
                  timeouts: VllmTimeouts | None = None, retries: int = 2, backoff_s: float = 0.2,
                  breaker_failures: int = 3, breaker_cooldown_s: float = 30.0, health_ttl_s: float = 5.0,
                  max_in_flight: int = 64, max_new_tokens: int = 1536, temperature: float = 0.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, constrain: bool = False) -> None:
         if not base_urls:
             raise ValueError('the vllm engine needs ALTA_VLLM_BASE_URLS, e.g. ["http://gpu-1:8000"]')
         if not models:
@@ -149,6 +156,7 @@ class VllmEngine(Engine):
         self.retries, self.backoff_s, self.health_ttl_s = retries, backoff_s, health_ttl_s
         self.max_in_flight, self.max_new_tokens, self.temperature = max_in_flight, max_new_tokens, temperature
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.constrain = constrain  # epicrisis requests carry their record's grammar (structured_outputs)
         self._clock = clock
         self._turn = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -165,7 +173,8 @@ class VllmEngine(Engine):
                    retries=settings.vllm_retries, backoff_s=settings.vllm_retry_backoff_s,
                    breaker_failures=settings.vllm_breaker_failures, breaker_cooldown_s=settings.vllm_breaker_cooldown_s,
                    health_ttl_s=settings.vllm_health_ttl_s, max_in_flight=settings.vllm_max_in_flight,
-                   max_new_tokens=settings.vllm_max_new_tokens, temperature=settings.vllm_temperature)
+                   max_new_tokens=settings.vllm_max_new_tokens, temperature=settings.vllm_temperature,
+                   constrain=settings.vllm_constrain)
 
     @property
     def model_version(self) -> str:  # type: ignore[override]
@@ -409,6 +418,8 @@ class VllmEngine(Engine):
             body["top_p"] = p.top_p
         if p.seed is not None:
             body["seed"] = p.seed
+        if self.constrain and task == "epicrisis" and (stay := record_from_messages(messages)) is not None:
+            body["structured_outputs"] = {"grammar": epicrisis_grammar(stay)}
         return body
 
     def _version(self, url: str, model: str) -> str:
