@@ -69,7 +69,8 @@ class TokenConstraint:
     vocab_size: int
     tokenizer: Tokenizer | None = None  # set: jump forward over text the grammar forces (see forced)
     seconds: float = 0.0  # time spent filling masks and accepting tokens (the cost the benchmark reports)
-    steps: int = 0
+    steps: int = 0  # masked picks, one per model run
+    compile_seconds: float = 0.0  # compiling the grammar (or finding it compiled) and starting the matcher
 
     def mask(self, logits: np.ndarray) -> np.ndarray:
         """``logits`` (one row) with every token the grammar forbids set to :data:`MASKED` (a copy)."""
@@ -163,9 +164,11 @@ class GrammarConstraints:
             return compiled
 
     def for_grammar(self, grammar: str) -> TokenConstraint:
+        started = time.perf_counter()
         matcher = self._xgr.GrammarMatcher(self.compile(grammar))
         bitmask = np.full(((self.vocab_size + 31) // 32,), -1, dtype=np.int32)
-        return TokenConstraint(matcher, bitmask, self.vocab_size, self.tokenizer if self.jump_forward else None)
+        return TokenConstraint(matcher, bitmask, self.vocab_size, self.tokenizer if self.jump_forward else None,
+                               compile_seconds=time.perf_counter() - started)
 
     def for_stay(self, stay: HospitalStay) -> TokenConstraint:
         """A fresh constraint to the epicrisis grammar of ``stay``."""
