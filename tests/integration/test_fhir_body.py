@@ -27,6 +27,7 @@ def body_client(settings):
     app = FastAPI()
     engine = make_engine(settings.resolved_database_url)
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.settings = settings
     install_error_handlers(app)
 
     @app.post("/echo")
