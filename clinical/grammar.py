@@ -77,15 +77,23 @@ _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def ebnf_literal(text: str) -> str:
-    """``text`` as an EBNF string literal (UTF-8 kept as is; quotes, backslashes and controls escaped)."""
+    """``text`` as an EBNF string literal (UTF-8 kept as is; quotes, backslashes and controls escaped).
+
+    A literal is closed after every non-ASCII character and the next one opened (``"Marí" "a"``, the
+    same text): web-xgrammar 0.1.27 (the browser's build) mis-compiles a non-ASCII character that has
+    more text after it in the same literal ("ía" came out as a different byte sequence), which the
+    Python xgrammar does not; split this way both read the grammar alike.
+    """
     out = []
-    for ch in text:
+    for i, ch in enumerate(text):
         if ch in _ESCAPES:
             out.append(_ESCAPES[ch])
         elif ord(ch) < 0x20 or ord(ch) == 0x7F:
             out.append(f"\\x{ord(ch):02x}")
         else:
             out.append(ch)
+            if ord(ch) > 0x7F and i + 1 < len(text):
+                out.append('" "')
     return '"' + "".join(out) + '"'
 
 

@@ -104,7 +104,10 @@ class TokenConstraint:
         if self.tokenizer is None or limit < 1:
             return []
         started = time.perf_counter()
-        text = self.matcher.find_jump_forward_string()
+        try:
+            text = self.matcher.find_jump_forward_string()
+        except UnicodeDecodeError:  # the last token ended inside a character: the forced bytes are not text
+            text = ""
         accepted: list[int] = []
         if text and "\ufffd" not in text:
             for token in self.tokenizer.encode(text, add_special_tokens=False).ids[:limit]:

@@ -158,3 +158,5 @@ def test_free_narrative_has_no_digits_and_a_bounded_length(tokenizer):
 
 def test_literals_escape_quotes_backslashes_and_controls():
     assert ebnf_literal('Dosis "alta"\\n\n\t\x01ñ') == '"Dosis \\"alta\\"\\\\n\\n\\t\\x01ñ"'
+    # closed after each non-ASCII character that has text after it (web-xgrammar 0.1.27 needs it)
+    assert ebnf_literal("María Pérez") == '"Marí" "a Pé" "rez"'
