@@ -97,11 +97,20 @@ def test_the_stream_replays_the_document_as_its_done_event(client, auth, record,
     assert documents(sessions) == 1
 
 
-def test_a_retry_after_kill_9_yields_exactly_one_document_per_key(tmp_path, record):
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'alta.db'}"
+    from tests.integration.conftest import _fresh_postgres
+
+    return _fresh_postgres()
+
+
+def test_a_retry_after_kill_9_yields_exactly_one_document_per_key(tmp_path, record, database_url):
     """Clients post with keys while the server is killed; every key is retried on the restarted
     server; each key ends with exactly one document (the ones committed before the kill, answered
-    or not, are replayed)."""
-    server = LiveServer(tmp_path, {"ALTA_ENGINES": "[\"template\"]"})
+    or not, are replayed). On SQLite, and on PostgreSQL under make test-postgres."""
+    server = LiveServer(tmp_path, {"ALTA_ENGINES": "[\"template\"]", "ALTA_DATABASE_URL": database_url})
     server.cli("migrate")
     token = server.cli("create-key", "--name", "ehr", "--scopes", "generate", "read").stdout.strip().splitlines()[-1]
     headers = {"Authorization": f"Bearer {token}"}
