@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 
+from sqlalchemy.exc import OperationalError
 from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -178,6 +179,18 @@ class UnhandledErrorMiddleware:
         except ClientDisconnect:
             logger.info("%s %s: the client went away before its body was read", scope["method"],
                         route_template(scope))
+        except OperationalError as exc:
+            # The database is down, restarting or locked past busy_timeout: temporary, so a 503 with
+            # Retry-After (with an Idempotency-Key the retry cannot store a document twice).
+            request_id = scope.get("state", {}).get("request_id")
+            logging.getLogger("backend.api.errors").error("database unavailable (%s) in request %s",
+                                                          type(exc.orig).__name__, request_id or "-")
+            if started:
+                return
+            for message in _json_response(503, {"detail": "the database is unavailable; retry after Retry-After "
+                                                          "seconds", "code": "database_unavailable",
+                                                "request_id": request_id}, [(b"retry-after", b"5")]):
+                await send(message)
         except Exception as exc:  # noqa: BLE001 - the last line: answer 500 rather than crash the connection
             request_id = scope.get("state", {}).get("request_id")
             logging.getLogger("backend.api.errors").error("unhandled %s in request %s", type(exc).__name__,

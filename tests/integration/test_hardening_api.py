@@ -121,3 +121,17 @@ def test_translation_timestamps_carry_a_utc_offset(client, auth):
         pytest.skip("no translation engine on this machine (Apertium not installed)")
     job = client.get(response.headers["location"], headers=auth).json()
     assert aware(job["created_at"]) and aware(job["finished_at"])
+
+
+def test_a_database_outage_is_a_503_with_retry_after(settings, auth, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    def down(*_args, **_kwargs):
+        raise OperationalError("SELECT ...", {"patient": PHI}, ConnectionRefusedError("connection refused"))
+
+    monkeypatch.setattr(docs_service, "search_documents", down)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        response = client.get("/api/v1/documents", headers=auth)
+    assert response.status_code == 503 and response.headers["retry-after"] == "5"
+    assert response.json()["code"] == "database_unavailable" and PHI not in response.text
+    assert "content-security-policy" in response.headers
