@@ -238,3 +238,34 @@ def test_offline_draft_waits_in_indexeddb_and_reaches_the_server_once(page, serv
     assert [s for s in sent if s in (200, 201)] == [201]
     # Offline, Chromium logs the refused sends as failed resources; nothing else may fail.
     assert [e for e in page.recorded.errors if not e.startswith("Failed to load resource: net::")] == []
+
+
+def test_browser_greedy_tokens_under_the_record_grammar_equal_python(page, server, tiny_bundle_dir):
+    """Issue 13: the record's grammar (the golden file the server would send) in the worker's logits
+    processor gives the tokens the Python engine gives under the same grammar, token by token."""
+    from clinical.contract import GOLDEN_TODAY
+    from clinical.record import HospitalStay
+    from tests.support import REPO
+
+    open_app(page, server, "?device=wasm&dtype=fp32")
+    use_browser_engine(page)
+    vector = next(v for v in json.loads((REPO / "models/contract/golden.json").read_text(encoding="utf-8"))
+                  if v["name"] == "neumonia_chile")
+    grammar = (REPO / "models/contract/grammars/neumonia_chile.ebnf").read_text(encoding="utf-8")
+    new_tokens = 160
+    run = page.evaluate("""async ([prompt, grammar, n]) =>
+        await window.alta.engine.generate(prompt, { maxNewTokens: n, grammar })""",
+                        [vector["prompt"], grammar, new_tokens])
+    assert run["constrained"] is True and run["aborted"] is False
+
+    stay = HospitalStay.model_validate(vector["record"], context={"today": GOLDEN_TODAY})
+    engine = OnnxEngine(open_bundle(tiny_bundle_dir, "fp32"), constrain=True, jump_forward=False)
+    expected = engine.generate_ids(run["prompt_ids"], max_new_tokens=new_tokens,
+                                   constraint=engine.constraints.for_stay(stay))
+    assert run["token_ids"] == expected
+    assert run["text"].startswith("IDENTIFICACIÓN\nNombre: María Elena Soto Pérez\n")  # a random model, held
+    decode_ms = run["total_ms"] - run["grammar_compile_ms"]
+    share = run["mask_ms"] / decode_ms
+    print(f"chromium wasm, tiny bundle fp32: {len(expected)} tokens in {decode_ms:.0f} ms, masks {run['mask_ms']:.0f} ms "
+          f"({share:.1%}), grammar compiled in {run['grammar_compile_ms']:.0f} ms")
+    assert share < 0.5

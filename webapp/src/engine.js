@@ -79,14 +79,17 @@ export class BrowserEngine {
     return this.loadPromise;
   }
 
-  /** Writes from ``prompt``; ``onToken(text)`` as it goes. Resolves with the worker's `done` message. */
-  generate(prompt, { maxNewTokens = 1536, onToken, stopAtEos = true } = {}) {
+  /** Writes from ``prompt``; ``onToken(text)`` as it goes. Resolves with the worker's `done` message.
+   * ``grammar``: the record's grammar (EBNF from the server, clinical/grammar.py), which holds the draft to it. */
+  generate(prompt, { maxNewTokens = 1536, onToken, stopAtEos = true, grammar = null } = {}) {
     const id = `g${Date.now()}${Math.random().toString(16).slice(2, 6)}`;
     if (this.flag) Atomics.store(new Int32Array(this.flag), 0, 0);
     this.current = id;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, onToken });
-      this.worker.postMessage({ type: 'generate', id, prompt, max_new_tokens: maxNewTokens, stop_at_eos: stopAtEos });
+      this.worker.postMessage({
+        type: 'generate', id, prompt, max_new_tokens: maxNewTokens, stop_at_eos: stopAtEos, grammar,
+      });
     });
   }
 

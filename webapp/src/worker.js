@@ -14,8 +14,10 @@
  * |             | modelsUrl, wasmUrl, abortFlag? (SharedArrayBuffer)  |                                                 |
  * |             |                                                     | or `error` {message}                            |
  * | `generate`  | id, prompt (the contract's ChatML text),            | `token` {id, text}* as text is written, then    |
- * |             | max_new_tokens, stop_at_eos (default true)          | `done` {id, text, prompt_ids, token_ids,        |
- * |             |                                                     | aborted, ttft_ms, decode_ms, total_ms} / `error`|
+ * |             | max_new_tokens, stop_at_eos (default true),         | `done` {id, text, prompt_ids, token_ids,        |
+ * |             | grammar? (the record's EBNF, clinical/grammar.py)   | aborted, ttft_ms, decode_ms, total_ms,          |
+ * |             |                                                     | constrained, mask_ms, grammar_compile_ms}       |
+ * |             |                                                     | / `error`                                       |
  * | `abort`     | id                                                  | the running `generate` ends with `done`         |
  * |             |                                                     | {aborted: true} at its next token               |
  *
@@ -23,14 +25,23 @@
  * generate_ids returns them; tests compare the two. Decoding is greedy: the same record gives the
  * same draft as the server's ONNX engine on the same bundle and dtype.
  *
+ * Grammar: with `grammar`, each step's logits go through a logits processor that gives every token
+ * the record's grammar forbids -Infinity (web-xgrammar; see grammar.js), so the draft can hold only
+ * the record's identity, codes, drugs, doses and dates. Token by token, as the Python engine with
+ * ALTA_ONNX_CONSTRAIN_JUMP_FORWARD=false: the same greedy tokens. `mask_ms` is the time the masks took
+ * during decoding, `grammar_compile_ms` the time before it (the tokenizer's tables, once per model, and
+ * the record's grammar).
+ *
  * Abort: `generate` runs ONNX Runtime in a loop that may not yield to this worker's message queue
  * between tokens, so an `abort` message could arrive only after the draft is finished. The page
  * therefore also shares a SharedArrayBuffer flag (available under cross-origin isolation, which the
  * server enables); the stopping criterion reads it on every token.
  */
 import {
-  AutoModelForCausalLM, AutoTokenizer, InterruptableStoppingCriteria, TextStreamer, env,
+  AutoModelForCausalLM, AutoTokenizer, InterruptableStoppingCriteria, LogitsProcessor, TextStreamer, env,
 } from '@huggingface/transformers';
+
+import { grammarCompiler, maskLogits } from './grammar.js';
 
 env.allowRemoteModels = false;
 env.allowLocalModels = true;
@@ -40,7 +51,7 @@ env.allowLocalModels = true;
 env.useBrowserCache = false;
 env.useWasmCache = false;
 
-let loaded = null; // {key, model, tokenizer, info}
+let loaded = null; // {key, model, tokenizer, info, tokenizerUrl, grammars?}
 let loading = null;
 let abortFlag = null; // Int32Array over the page's SharedArrayBuffer, when cross-origin isolated
 let running = null; // {id, criteria}
@@ -53,6 +64,38 @@ class AbortCriteria extends InterruptableStoppingCriteria {
     if (abortFlag && Atomics.load(abortFlag, 0) === 1) this.interrupt();
     return super._call(inputIds);
   }
+}
+
+/** Holds a draft to its record's grammar: forbidden tokens get -Infinity before the greedy pick. */
+class GrammarLogitsProcessor extends LogitsProcessor {
+  constructor(matcher, vocabSize, promptLength) {
+    super();
+    this.matcher = matcher;
+    this.vocabSize = vocabSize;
+    this.next = promptLength; // the first token of input_ids not yet accepted by the matcher
+    this.ms = 0;
+  }
+
+  _call(inputIds, logits) {
+    const started = performance.now();
+    const ids = inputIds[0];
+    for (; this.next < ids.length; this.next++) {
+      if (!this.matcher.acceptToken(Number(ids[this.next]))) throw new Error('a token outside the record grammar was picked');
+    }
+    maskLogits(this.matcher, logits[0].data, this.vocabSize);
+    this.ms += performance.now() - started;
+    return logits;
+  }
+}
+
+/** The grammar compiler for the loaded bundle's tokenizer (built on first use, kept with the model). */
+async function grammars(model) {
+  if (!loaded.grammars) {
+    const response = await fetch(loaded.tokenizerUrl);
+    if (!response.ok) throw new Error(`the bundle's tokenizer.json did not load (${response.status})`);
+    loaded.grammars = grammarCompiler(await response.json(), eosIds(model));
+  }
+  return loaded.grammars;
 }
 
 /**
@@ -112,7 +155,7 @@ async function load({ model, modelId, dtype, device, modelsUrl, wasmUrl, abortFl
       model, dtype, device, threads: device === 'wasm' ? wasm.numThreads : 0,
       isolated: self.crossOriginIsolated, load_ms: performance.now() - started,
     };
-    loaded = { key, model: lm, tokenizer, info };
+    loaded = { key, model: lm, tokenizer, info, tokenizerUrl: `${modelsUrl}${modelId}/tokenizer.json` };
     return info;
   })();
   loading = { key, promise };
@@ -128,7 +171,7 @@ function eosIds(model) {
   return new Set((Array.isArray(eos) ? eos : [eos]).filter((x) => x !== undefined && x !== null).map(Number));
 }
 
-async function generate({ id, prompt, max_new_tokens: maxNewTokens = 1024, stop_at_eos: stopAtEos = true }) {
+async function generate({ id, prompt, max_new_tokens: maxNewTokens = 1024, stop_at_eos: stopAtEos = true, grammar = null }) {
   if (!loaded) throw new Error('no model loaded: send `load` first');
   const { model, tokenizer } = loaded;
   if (abortFlag) Atomics.store(abortFlag, 0, 0);
@@ -148,6 +191,13 @@ async function generate({ id, prompt, max_new_tokens: maxNewTokens = 1024, stop_
     token_callback_function: () => { firstTokenAt ??= performance.now(); },
   });
   const eos = eosIds(model);
+  let constraint = null;
+  if (grammar) {
+    const compileStarted = performance.now();
+    const compiler = await grammars(model);
+    constraint = new GrammarLogitsProcessor(await compiler.matcher(grammar), compiler.vocabSize, promptIds.length);
+    constraint.compileMs = performance.now() - compileStarted; // the tokenizer's tables on first use, the grammar
+  }
   const output = await model.generate({
     ...inputs,
     max_new_tokens: maxNewTokens,
@@ -162,8 +212,10 @@ async function generate({ id, prompt, max_new_tokens: maxNewTokens = 1024, stop_
     min_length: 0,
     eos_token_id: stopAtEos ? [...eos] : [],
     stopping_criteria: [criteria],
+    logits_processor: constraint ? [constraint] : null,
     streamer,
   });
+  constraint?.matcher.dispose();
   const finished = performance.now();
   let tokenIds = Array.from(output.data, Number).slice(promptIds.length);
   if (stopAtEos && tokenIds.length && eos.has(tokenIds.at(-1))) tokenIds = tokenIds.slice(0, -1);
@@ -174,6 +226,7 @@ async function generate({ id, prompt, max_new_tokens: maxNewTokens = 1024, stop_
     ttft_ms: (firstTokenAt ?? finished) - started,
     decode_ms: finished - (firstTokenAt ?? finished),
     total_ms: finished - started,
+    constrained: Boolean(constraint), mask_ms: constraint?.ms ?? 0, grammar_compile_ms: constraint?.compileMs ?? 0,
   };
 }
 
