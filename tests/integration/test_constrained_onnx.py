@@ -107,3 +107,23 @@ def test_without_xgrammar_drafts_are_unconstrained_and_it_is_said(monkeypatch, c
     detail = asyncio.run(engine.health()).detail
     assert "unconstrained (xgrammar is not installed" in detail
     engine.close()
+
+
+@pytest.mark.parametrize("name", ["neumonia_chile", "minimo"])
+def test_the_api_stores_the_demo_models_constrained_draft_under_the_default_chain(settings, auth, name):
+    """What `make run` serves: the catalog's demo bundle first, the template behind it; the constrained
+    draft passes the review, so the model's draft is the stored one."""
+    from fastapi.testclient import TestClient
+
+    from backend.app import create_app
+
+    app_settings = settings.model_copy(update={"engines": ["onnx", "template"], "models_dir": REPO / "models",
+                                               "onnx_threads": 2})
+    with TestClient(create_app(app_settings)) as client:
+        models = client.get("/api/v1/models", headers=auth).json()
+        assert "constrained to the record's grammar" in models[0]["detail"]
+        answer = client.post("/api/v1/epicrisis", headers=auth, json={"record": example_records()[name]})
+        body = answer.json()
+        assert answer.status_code == 201, body
+        assert body["provenance"]["engine"] == "onnx" and body["provenance"]["fallbacks"] == []
+        assert body["checks"]["ok"] is True and body["text"].startswith("IDENTIFICACIÓN\n")
