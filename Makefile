@@ -70,6 +70,7 @@ system-deps-test:
 run: $(VENV)/.serve $(VENV)/.constrain webapp/dist/index.html system-deps-run
 	$(PY) -m backend migrate
 	$(PY) -m backend dev-key
+	$(PY) -m backend dev-user
 	$(PY) -m backend serve --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.dev webapp/dist/index.html system-deps-test

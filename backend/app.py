@@ -17,10 +17,13 @@ from backend.api.middleware import (
     RequestContextMiddleware,
     UnhandledErrorMiddleware,
 )
+from backend.api.routes import audit as audit_route
+from backend.api.routes import auth as auth_route
 from backend.api.routes import client_drafts, documents, epicrisis, fhir, health, models, static
 from backend.api.routes import metrics as metrics_route
 from backend.api.routes import openai as openai_route
 from backend.api.routes import translations as translations_route
+from backend.api.routes import users as users_route
 from backend.api.security import SecurityHeadersMiddleware, SecurityPolicy
 from backend.core.config import Settings, get_settings
 from backend.db.session import make_engine, make_sessionmaker
@@ -33,8 +36,9 @@ DESCRIPTION = """
 Alta writes Spanish discharge summaries (epicrisis) from structured hospital stays, stores them
 with every version, and lets clinicians edit and sign them. Every draft says which engine wrote it.
 
-Authenticate with `Authorization: Bearer <API key>` (create one with
-`python -m backend create-key --name NAME --scopes generate read sign`).
+EHR systems authenticate with `Authorization: Bearer <API key>` (create one with
+`python -m backend create-key --name NAME --scopes generate read`). People sign in on the page
+(`POST /api/v1/auth/login`, a session cookie); a signature is always a named médico's.
 """
 
 
@@ -71,13 +75,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics_route.router)
     app.include_router(translations_route.router)
     app.include_router(openai_route.router)  # /v1: OpenAI-compatible chat completions
+    for router in (auth_route.router, users_route.router, audit_route.router):  # people: sign-in, users, audit
+        app.include_router(router)
     static.mount_docs(app)  # /docs and /redoc with Swagger UI and ReDoc from a package, offline
     static.mount_webapp(app, settings.webapp_dir)  # last: it answers every path no route took
     app.add_middleware(UnhandledErrorMiddleware)  # innermost: its 500 passes every header middleware below
     app.add_middleware(MethodGuardMiddleware)  # Allow from the routes, not from the webapp's static files
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
-                           allow_methods=["GET", "POST", "PUT"], allow_headers=["Authorization", "X-API-Key", "Content-Type"])
+                           allow_methods=["GET", "POST", "PUT"], allow_headers=["Authorization", "X-API-Key", "Content-Type"])  # no X-CSRF-Token: cookies are same-origin only
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes,
                        uploads={translations_route.router.prefix: settings.max_upload_bytes})
     app.add_middleware(BodyReadTimeoutMiddleware, timeout_s=settings.body_read_timeout_s)

@@ -12,7 +12,7 @@ from backend.core.config import Settings, get_settings
 from backend.core.logging import configure_logging
 from backend.db import migrate
 from backend.db.session import make_engine, make_sessionmaker
-from backend.services import apikeys
+from backend.services import apikeys, users
 
 
 def _sessions(settings: Settings):
@@ -76,6 +76,75 @@ def cmd_dev_key(settings: Settings, _args: argparse.Namespace) -> int:
     with os.fdopen(fd, "w") as f:
         f.write(key + "\n")
     print(f"development API key (admin scope), printed once and kept in {path}:\n{key}")
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str | None:
+    """The new user's password: from --password-file, else asked twice on the terminal (never an argument,
+    which would sit in the shell history and the process list)."""
+    if args.password_file is not None:
+        return args.password_file.read_text(encoding="utf-8").rstrip("\n")
+    import getpass
+
+    first = getpass.getpass("password: ")
+    if first != getpass.getpass("password again: "):
+        print("error: the passwords differ", file=sys.stderr)
+        return None
+    return first
+
+
+def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
+    password = _read_password(args)
+    if password is None:
+        return 2
+    with _sessions(settings)() as session:
+        try:
+            user = users.create_user(session, username=args.username, name=args.name, role=args.role,
+                                     password=password, registry_type=args.registry_type,
+                                     registry_number=args.registry_number)
+        except users.DomainError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    print(f"user {user.username!r} ({users.ROLE_LABELS[user.role]}) created; they sign in on the page")
+    return 0
+
+
+def cmd_list_users(settings: Settings, _args: argparse.Namespace) -> int:
+    with _sessions(settings)() as session:
+        for u in users.list_users(session):
+            registry = f"{u.registry_type} {u.registry_number}" if u.registry_number else "-"
+            print(f"{u.id}\t{u.username}\t{u.name}\t{u.role}\t{registry}\t{'active' if u.active else 'disabled'}")
+    return 0
+
+
+DEV_USERNAME = "medico"
+
+
+def cmd_dev_user(settings: Settings, _args: argparse.Namespace) -> int:
+    """Create the development doctor once; its credentials are kept in <data_dir>/dev-user (mode 600)."""
+    import secrets
+
+    if settings.environment != "development":
+        print("error: dev-user is for ALTA_ENVIRONMENT=development; use create-user", file=sys.stderr)
+        return 2
+    path = settings.dev_user_file
+    with _sessions(settings)() as session:
+        existing = users.find_user(session, DEV_USERNAME)
+        if existing is not None and path.exists():
+            print(f"development doctor: user {DEV_USERNAME!r}, password in {path}")
+            return 0
+        password = secrets.token_urlsafe(12)
+        if existing is not None:  # the file was lost: a new password, printed once
+            users.update_user(session, existing.id, password=password, active=True)
+        else:
+            users.create_user(session, username=DEV_USERNAME, name="Dra. Ana Pérez (desarrollo)", role="medico",
+                              password=password, registry_type="RNPI", registry_number="DEV-0001")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"{DEV_USERNAME}\n{password}\n")
+    print(f"development doctor (médico), printed once and kept in {path}:\n"
+          f"  user: {DEV_USERNAME}\n  password: {password}")
     return 0
 
 
@@ -185,6 +254,21 @@ def make_parser() -> argparse.ArgumentParser:
     revoke.set_defaults(func=cmd_revoke_key)
     sub.add_parser("list-keys", help="list API keys (names and scopes, never secrets)").set_defaults(func=cmd_list_keys)
     sub.add_parser("dev-key", help="create the development key once (development only)").set_defaults(func=cmd_dev_key)
+    cu = sub.add_parser("create-user", help="create a person who signs in on the page (the first administrator, "
+                                            "a médico...); the password is asked on the terminal")
+    cu.add_argument("--username", required=True, help="what they type to sign in: lowercase, e.g. 'aperez'")
+    cu.add_argument("--name", required=True, help="as printed under a signature, e.g. 'Dra. Ana Pérez'")
+    cu.add_argument("--role", required=True, choices=users.ROLES,
+                    help="medico: drafts, edits, signs; enfermeria/administrativo: read, print; "
+                         "administrador: users, keys, audit")
+    cu.add_argument("--registry-type", default=None, help="RNPI (Chile), 'cédula profesional' (México); médicos need one")
+    cu.add_argument("--registry-number", default=None, help="the professional registry number")
+    cu.add_argument("--password-file", type=Path, default=None,
+                    help="read the password from this file instead of the terminal (scripts)")
+    cu.set_defaults(func=cmd_create_user)
+    sub.add_parser("list-users", help="list users (never passwords)").set_defaults(func=cmd_list_users)
+    sub.add_parser("dev-user", help="create the development doctor once (development only)").set_defaults(
+        func=cmd_dev_user)
     serve = sub.add_parser("serve", help="start the API server")
     serve.add_argument("--host", default=None, help="default ALTA_HOST (127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="default ALTA_PORT (8000)")

@@ -11,8 +11,8 @@ from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from backend.api.auth import Caller, resolve_caller
 from backend.engines.base import EngineRegistry
-from backend.services.apikeys import Principal, authenticate
 from backend.services.documents import Actor
 
 
@@ -40,26 +40,15 @@ _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API k
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="or X-API-Key: <API key>")
 
 
-_MISSING_KEY = ("missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>' "
-                "(create one with: python -m backend create-key --name NAME --scopes generate read)")
-
-
-def _principal(request: Request, presented: str | None) -> Principal:
-    if not presented:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, _MISSING_KEY, headers={"WWW-Authenticate": "Bearer"})
-    with request.app.state.sessionmaker() as session:
-        principal = authenticate(session, presented)
-    if principal is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or revoked API key",
-                            headers={"WWW-Authenticate": "Bearer"})
-    return principal
+def _principal(request: Request, presented: str | None) -> Caller:
+    return resolve_caller(request, presented)  # an API key if one is sent, else the session cookie
 
 
 def get_principal(
     request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     header: Annotated[str | None, Security(_header)],
-) -> Principal:
+) -> Caller:
     return _principal(request, bearer.credentials if bearer is not None else header)
 
 
@@ -86,17 +75,27 @@ def refused_credentials(request: Request) -> HTTPException | None:
     return None
 
 
-PrincipalDep = Annotated[Principal, Depends(get_principal)]
+PrincipalDep = Annotated[Caller, Depends(get_principal)]
+
+
+def require_caller(permission: str):
+    """A dependency that lets the request through only when the caller (key scope or user role) may."""
+
+    def check(caller: PrincipalDep) -> Caller:
+        if not caller.allows(permission):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, caller.refusal(permission))
+        return caller
+
+    return check
 
 
 def require(scope: str):
-    """A dependency that lets the request through only when the key has ``scope``."""
+    """``require_caller`` as the audit trail's Actor (the key's name, or the user)."""
 
-    def check(principal: PrincipalDep, request: Request) -> Actor:
-        if not principal.allows(scope):
-            raise HTTPException(status.HTTP_403_FORBIDDEN,
-                                f"this API key lacks the '{scope}' scope; ask an admin for a key with it")
-        return Actor(principal.name, request.state.request_id)
+    allowed = Depends(require_caller(scope))  # a default, not an annotation: annotations here are strings
+
+    def check(request: Request, caller: Caller = allowed) -> Actor:
+        return caller.actor(request.state.request_id)
 
     return check
 
@@ -104,3 +103,5 @@ def require(scope: str):
 GenerateActor = Annotated[Actor, Depends(require("generate"))]
 ReadActor = Annotated[Actor, Depends(require("read"))]
 SignActor = Annotated[Actor, Depends(require("sign"))]
+PrintCaller = Annotated[Caller, Depends(require_caller("print"))]
+AdminCaller = Annotated[Caller, Depends(require_caller("admin"))]

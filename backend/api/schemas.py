@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, StringConstraints
 
 from backend.db.models import Document, Generation
 from clinical.checks import CheckReport
@@ -47,11 +47,28 @@ class DocumentUpdate(Inbound):
 
 
 class SignIn(Inbound):
+    """A signature is a person's: the signed-in médico (with ``password`` unless it was entered within
+    the last few minutes), or, through an EHR key with the ``sign`` scope, the médico named by
+    ``username`` with their own ``password``. There is no free-text signer name."""
+
     version: int = Field(ge=1, description="the version the clinician read and signs")
-    signed_by: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     acknowledge_findings: bool = Field(
         False, description="sign although the output checks report findings (the audit trail records it)"
     )
+    password: SecretStr | None = Field(
+        None, min_length=1, max_length=1024, description="the signer's password, entered again to sign")
+    username: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] | None = Field(
+        None, description="EHR keys only: the médico the key signs for (their password in 'password')")
+
+
+class SignerOut(BaseModel):
+    """The person who signed, as recorded at signing."""
+
+    user_id: int
+    name: str
+    registry_type: str | None
+    registry_number: str | None
+    via_key: str | None = Field(description="the EHR key that carried the signature, if not the page")
 
 
 class FindingOut(BaseModel):
@@ -129,6 +146,7 @@ class DocumentOut(BaseModel):
     updated_at: UtcDatetime
     signed_at: UtcDatetime | None
     signed_by: str | None
+    signer: SignerOut | None = None
     versions: list[VersionOut]
     record: dict[str, Any]
 
@@ -139,6 +157,9 @@ class DocumentOut(BaseModel):
             checks=ChecksOut.of(checks), provenance=Provenance.of(generation) if generation else None,
             created_at=doc.created_at, updated_at=doc.updated_at, signed_at=doc.signed_at,
             signed_by=doc.signed_by, record=json.loads(doc.record_json),
+            signer=SignerOut(user_id=doc.signer_user_id, name=doc.signed_by or "",
+                             registry_type=doc.signer_registry_type, registry_number=doc.signer_registry_number,
+                             via_key=doc.signed_via_key) if doc.signer_user_id is not None else None,
             versions=[VersionOut(version=v.version, source=v.source, author=v.author, created_at=v.created_at)
                       for v in doc.versions],
         )

@@ -41,6 +41,17 @@ class Settings(BaseSettings):
     job_heartbeat_timeout_s: float = Field(
         45.0, ge=30, description="a queued or running translation job whose heartbeat (every 10 s) is older than "
                                  "this is recovered as failed (its process died); checked at start-up and every 15 s")
+    session_ttl_s: int = Field(
+        8 * 3600, ge=60, description="a page sign-in lasts at most this long (a ward shift), then asks again")
+    session_idle_s: int = Field(
+        30 * 60, ge=60, description="a signed-in page unused for this long is signed out (a shared workstation)")
+    sign_reauth_s: int = Field(
+        300, ge=1, description="signing needs the password entered again within this many seconds")
+    login_max_failures: int = Field(
+        5, ge=1, description="wrong passwords in a row that lock a user out for login_lockout_s")
+    login_lockout_s: int = Field(900, ge=1, description="how long a user stays locked after login_max_failures")
+    session_cookie_secure: bool | None = Field(
+        None, description="the session cookie's Secure flag; default: on outside development (HTTPS only)")
     engines: list[str] | None = Field(
         None, description='engine order for drafts, first healthy wins; default: ["onnx", "template", '
                           '"apertium"] when the model catalog names a bundle, else ["template", "apertium"]')
@@ -143,6 +154,14 @@ class Settings(BaseSettings):
         has_model = (self.models_dir / "catalog.json").exists() and bool(load_catalog(self.models_dir)[0])
         # Apertium last: it only translates, below any model that does (it is the floor, not the goal).
         return ["onnx", "template", "apertium"] if has_model else ["template", "apertium"]
+
+    @property
+    def cookie_secure(self) -> bool:
+        return self.session_cookie_secure if self.session_cookie_secure is not None else self.environment != "development"
+
+    @property
+    def dev_user_file(self) -> Path:
+        return self.data_dir / "dev-user"
 
     @property
     def dev_key_file(self) -> Path:

@@ -38,6 +38,43 @@ class ApiKey(Base):
     revoked_at: Mapped[dt.datetime | None]
 
 
+class User(Base):
+    """A person who uses Alta: a clinician, a nurse, an administrator. Holds no patient data.
+
+    ``password_hash`` is an argon2id PHC string; the password itself is never stored or logged.
+    """
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200), doc="as printed under a signature, e.g. 'Dra. Ana Pérez'")
+    registry_type: Mapped[str | None] = mapped_column(String(40), doc="RNPI (Chile), cédula profesional (México)")
+    registry_number: Mapped[str | None] = mapped_column(String(40))
+    role: Mapped[str] = mapped_column(String(20))  # medico | enfermeria | administrativo | administrador
+    active: Mapped[bool] = mapped_column(default=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class UserSession(Base):
+    """A signed-in browser: the cookie holds a random token, the table only its sha256."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+    reauth_at: Mapped[dt.datetime | None] = mapped_column(doc="when the password was last entered again to sign")
+    revoked_at: Mapped[dt.datetime | None]
+
+
 class Document(Base):
     __tablename__ = "documents"
 
@@ -51,6 +88,12 @@ class Document(Base):
     created_by: Mapped[str] = mapped_column(String(100))
     signed_at: Mapped[dt.datetime | None]
     signed_by: Mapped[str | None] = mapped_column(String(200))
+    # The signer as a person (issue 18): the user's id and, copied at signing so a later change of
+    # the user's record does not rewrite a signed document, the professional registry number.
+    signer_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    signer_registry_type: Mapped[str | None] = mapped_column(String(40))
+    signer_registry_number: Mapped[str | None] = mapped_column(String(40))
+    signed_via_key: Mapped[str | None] = mapped_column(String(100), doc="the EHR key that carried the signature")
     # Optimistic concurrency: every UPDATE checks and bumps it, so of two requests that read the
     # same state and both edit or sign, the second fails instead of overwriting the first.
     row_version: Mapped[int] = mapped_column(default=1)
@@ -121,6 +164,7 @@ class AuditEvent(Base):
     document_id: Mapped[str | None] = mapped_column(String(36))
     request_id: Mapped[str] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(String(200))
+    user_id: Mapped[int | None] = mapped_column(index=True, doc="the signed-in user; NULL when an API key acted")
 
 
 class TranslationJob(Base):

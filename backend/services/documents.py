@@ -24,6 +24,7 @@ from backend.db.models import (
 from backend.db.session import write_lock
 from backend.engines.base import Draft
 from backend.services.errors import DocumentLocked, DocumentNotFound, UnresolvedFindings, VersionConflict
+from backend.services.users import Signer
 from clinical.checks import CheckReport, check_draft
 from clinical.contract import canonical_json
 from clinical.record import HospitalStay
@@ -31,10 +32,12 @@ from clinical.record import HospitalStay
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts (the API key's name) and the request it happens in, for the audit trail."""
+    """Who acts (the API key's name, or ``user:<username>`` with the user's id) and the request it
+    happens in, for the audit trail."""
 
     name: str
     request_id: str
+    user_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,7 @@ def normalise_identifier(value: str) -> str:
 
 def _audit(session: Session, actor: Actor, action: str, document_id: str | None, detail: str | None = None) -> None:
     session.add(AuditEvent(actor=actor.name, action=action, document_id=document_id,
-                           request_id=actor.request_id, detail=detail))
+                           request_id=actor.request_id, detail=detail, user_id=actor.user_id))
 
 
 def _commit(session: Session) -> None:
@@ -166,9 +169,10 @@ def check_current(doc: Document) -> CheckReport:
 
 
 def sign_document(
-    session: Session, document_id: str, *, version: int, signed_by: str, acknowledge_findings: bool, actor: Actor
+    session: Session, document_id: str, *, version: int, signer: Signer, acknowledge_findings: bool, actor: Actor
 ) -> Document:
-    """Sign the version the clinician read; the document is locked afterwards.
+    """Sign the version the clinician read, as ``signer`` (a person, checked by the caller); the
+    document is locked afterwards and records the signer's id, name and registry number.
 
     A text the output checks flag is signed only with ``acknowledge_findings``: the clinician
     has seen what is missing or unsupported and signs anyway, and the audit trail says so.
@@ -186,8 +190,13 @@ def sign_document(
         )
     doc.status = "signed"
     doc.signed_at = doc.updated_at = utcnow()
-    doc.signed_by = signed_by
-    detail = f"version {version}" + (f", {findings} findings acknowledged" if findings else "")
+    doc.signed_by = signer.name
+    doc.signer_user_id = signer.user_id
+    doc.signer_registry_type, doc.signer_registry_number = signer.registry_type, signer.registry_number
+    doc.signed_via_key = signer.via_key
+    detail = (f"version {version}, signer user {signer.user_id}"
+              + (f" via key {signer.via_key}" if signer.via_key else "")
+              + (f", {findings} findings acknowledged" if findings else ""))[:200]
     _audit(session, actor, "sign", doc.id, detail)
     _commit(session)
     return doc

@@ -61,6 +61,20 @@ def auth(make_key) -> dict[str, str]:
     return make_key()
 
 
+DOCTOR_PASSWORD = "clave-de-la-doctora"
+
+
+@pytest.fixture
+def doctor(sessions) -> dict[str, str]:
+    """A médico (Dra. Pérez) an EHR key signs for: the sign body's ``username`` and ``password``."""
+    from backend.services import users
+
+    with sessions() as session:
+        users.create_user(session, username="perez", name="Dra. Pérez", role="medico", password=DOCTOR_PASSWORD,
+                          registry_type="RNPI", registry_number="123456")
+    return {"username": "perez", "password": DOCTOR_PASSWORD}
+
+
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as c:

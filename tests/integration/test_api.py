@@ -59,7 +59,7 @@ def test_create_stores_a_complete_draft_with_provenance(client, auth, record, se
         assert gen.request_id == response.headers["x-request-id"]
 
 
-def test_read_edit_sign_lifecycle(client, auth, record, sessions) -> None:
+def test_read_edit_sign_lifecycle(client, auth, record, sessions, doctor) -> None:
     doc = create(client, auth, record)
     url = f"/api/v1/documents/{doc['id']}"
 
@@ -80,14 +80,14 @@ def test_read_edit_sign_lifecycle(client, auth, record, sessions) -> None:
     assert v1.status_code == 200 and v1.json()["text"] == doc["text"]
     assert client.get(f"{url}/versions/9", headers=auth).status_code == 404
 
-    assert client.post(f"{url}/sign", json={"version": 1, "signed_by": "Dra. Pérez"}, headers=auth).status_code == 409
-    signed = client.post(f"{url}/sign", json={"version": 2, "signed_by": "Dra. Pérez"}, headers=auth)
+    assert client.post(f"{url}/sign", json={"version": 1, **doctor}, headers=auth).status_code == 409
+    signed = client.post(f"{url}/sign", json={"version": 2, **doctor}, headers=auth)
     assert signed.status_code == 200 and signed.json()["status"] == "signed"
     assert signed.json()["signed_by"] == "Dra. Pérez" and signed.json()["signed_at"]
 
     locked = client.put(url, json={"text": "x", "base_version": 2, "author": "Dra. Pérez"}, headers=auth)
     assert locked.status_code == 409 and locked.json()["code"] == "document_signed"
-    again = client.post(f"{url}/sign", json={"version": 2, "signed_by": "Dr. Soto"}, headers=auth)
+    again = client.post(f"{url}/sign", json={"version": 2, **doctor}, headers=auth)
     assert again.status_code == 409
 
     with sessions() as session:
@@ -123,7 +123,7 @@ def test_list_by_patient_identifier(client, auth, record) -> None:
     assert len(page["items"]) == 1 and page["total"] == 2
 
 
-def test_authentication_and_scopes(client, make_key, record, sessions) -> None:
+def test_authentication_and_scopes(client, make_key, record, sessions, doctor) -> None:
     assert client.post(EPICRISIS, json={"record": record}).status_code == 401
     bad = client.post(EPICRISIS, json={"record": record}, headers={"Authorization": "Bearer alta_nope_nope"})
     assert bad.status_code == 401 and bad.headers["www-authenticate"] == "Bearer"
@@ -134,7 +134,7 @@ def test_authentication_and_scopes(client, make_key, record, sessions) -> None:
     doc = client.post(EPICRISIS, json={"record": record}, headers=writer).json()
     x_api_key = {"X-API-Key": reader["Authorization"].removeprefix("Bearer ")}
     assert client.get(f"/api/v1/documents/{doc['id']}", headers=x_api_key).status_code == 200
-    sign = client.post(f"/api/v1/documents/{doc['id']}/sign", json={"version": 1, "signed_by": "Dr. X"}, headers=writer)
+    sign = client.post(f"/api/v1/documents/{doc['id']}/sign", json={"version": 1, **doctor}, headers=writer)
     assert sign.status_code == 403
 
     from backend.services.apikeys import revoke_key
@@ -266,7 +266,7 @@ def test_logs_carry_no_patient_data(client, auth, record, caplog) -> None:
         assert secret not in logged
 
 
-def test_concurrent_edits_of_one_version_keep_exactly_one(client, auth, record) -> None:
+def test_concurrent_edits_of_one_version_keep_exactly_one(client, auth, record, doctor) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     doc = create(client, auth, record)
@@ -283,32 +283,32 @@ def test_concurrent_edits_of_one_version_keep_exactly_one(client, auth, record) 
     assert final["version"] == 2 and [v["version"] for v in final["versions"]] == [1, 2]
 
     def sign(i: int) -> int:
-        return client.post(f"{url}/sign", json={"version": 2, "signed_by": f"Dr. {i}"}, headers=auth).status_code
+        return client.post(f"{url}/sign", json={"version": 2, **doctor}, headers=auth).status_code
 
     with ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(sign, range(8)))
     assert sorted(statuses) == [200] + [409] * 7
 
 
-def test_signing_a_flagged_text_needs_acknowledgement(client, auth, record, sessions) -> None:
+def test_signing_a_flagged_text_needs_acknowledgement(client, auth, record, sessions, doctor) -> None:
     doc = create(client, auth, record)
     url = f"/api/v1/documents/{doc['id']}"
     flagged = doc["text"].replace("Metformina 850 mg", "Metformina 1000 mg")
     assert client.put(url, json={"text": flagged, "base_version": 1, "author": "Dr. X"}, headers=auth).status_code == 200
 
-    refused = client.post(f"{url}/sign", json={"version": 2, "signed_by": "Dr. X"}, headers=auth)
+    refused = client.post(f"{url}/sign", json={"version": 2, **doctor}, headers=auth)
     assert refused.status_code == 409 and refused.json()["code"] == "unresolved_findings"
     assert "acknowledge_findings" in refused.json()["detail"]
     assert client.get(url, headers=auth).json()["status"] == "draft"
 
-    signed = client.post(f"{url}/sign", json={"version": 2, "signed_by": "Dr. X", "acknowledge_findings": True},
+    signed = client.post(f"{url}/sign", json={"version": 2, **doctor, "acknowledge_findings": True},
                          headers=auth)
     assert signed.status_code == 200 and signed.json()["status"] == "signed"
     assert [(f["code"], f["field"]) for f in signed.json()["checks"]["findings"]] == [
         ("wrong_dose", "discharge_medications[1].dose")]
     with sessions() as session:
         detail = session.scalar(select(AuditEvent.detail).where(AuditEvent.action == "sign"))
-    assert detail == "version 2, 1 findings acknowledged"
+    assert detail == "version 2, signer user 1 via key ehr, 1 findings acknowledged"
 
 
 class _FailingEngine(TemplateEngine):

@@ -14,7 +14,7 @@ def _trail(sessions) -> list[AuditEvent]:
         return list(session.scalars(select(AuditEvent).order_by(AuditEvent.id)))
 
 
-def test_every_access_to_a_document_is_recorded(client: TestClient, make_key, record, sessions) -> None:
+def test_every_access_to_a_document_is_recorded(client: TestClient, make_key, record, sessions, doctor) -> None:
     writer, reader, signer = make_key("ehr-writer", ("generate",)), make_key("ehr-reader", ("read",)), \
         make_key("ehr-signer", ("sign",))
     created = client.post("/api/v1/epicrisis", json={"record": record}, headers=writer)
@@ -27,8 +27,8 @@ def test_every_access_to_a_document_is_recorded(client: TestClient, make_key, re
          client.put(url, json={"text": doc["text"] + "\nRevisado.", "base_version": 1, "author": "Dra. Pérez"},
                     headers=writer)),
         ("ehr-reader", "read", "version 1", client.get(f"{url}/versions/1", headers=reader)),
-        ("ehr-signer", "sign", "version 2",
-         client.post(f"{url}/sign", json={"version": 2, "signed_by": "Dra. Pérez"}, headers=signer)),
+        ("ehr-signer", "sign", "version 2, signer user 1 via key ehr-signer",
+         client.post(f"{url}/sign", json={"version": 2, **doctor}, headers=signer)),
     ]
     assert [c[3].status_code for c in calls] == [201, 200, 200, 200, 200]
     events = [e for e in _trail(sessions) if e.document_id == doc["id"]]
@@ -73,14 +73,14 @@ def test_refused_and_failed_requests_leave_no_access_event(client: TestClient, m
     assert len(_trail(sessions)) == before  # nothing was read, edited or signed
 
 
-def test_the_trail_holds_no_patient_data(client: TestClient, auth, record, sessions) -> None:
+def test_the_trail_holds_no_patient_data(client: TestClient, auth, record, sessions, doctor) -> None:
     doc = client.post("/api/v1/epicrisis", json={"record": record}, headers=auth).json()
     url = f"/api/v1/documents/{doc['id']}"
     client.get(url, headers=auth)
     client.get("/api/v1/documents", params={"patient": "7.654.321-6"}, headers=auth)
     client.put(url, json={"text": doc["text"] + "\nFirma: Dra. Pérez", "base_version": 1, "author": "Dra. Pérez"},
                headers=auth)
-    client.post(f"{url}/sign", json={"version": 2, "signed_by": "Dra. Pérez", "acknowledge_findings": True},
+    client.post(f"{url}/sign", json={"version": 2, **doctor, "acknowledge_findings": True},
                 headers=auth)
     stored = " ".join(f"{e.actor} {e.action} {e.document_id} {e.request_id} {e.detail}" for e in _trail(sessions))
     for secret in ["María Elena", "Soto Pérez", "7.654.321", "7654321", "458812", "Neumonía"]:

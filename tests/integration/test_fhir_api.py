@@ -64,23 +64,23 @@ def test_a_draft_reads_as_a_preliminary_fhir_document(client, auth, record, sess
     assert actions == ["create", "read"]
 
 
-def test_a_signed_document_is_final_with_attester_provenance_and_the_eu_type(client, auth, record) -> None:
+def test_a_signed_document_is_final_with_attester_provenance_and_the_eu_type(client, auth, record, doctor) -> None:
     doc = create(client, auth, record)
     edited = client.put(f"/api/v1/documents/{doc['id']}", headers=auth,
                         json={"text": doc["text"] + "\nNota: control en 2 semanas.", "base_version": 1,
                               "author": "Dra. Soto"})
     assert edited.status_code == 200, edited.text
     signed = client.post(f"/api/v1/documents/{doc['id']}/sign", headers=auth,
-                         json={"version": 2, "signed_by": "Dra. Soto", "acknowledge_findings": True})
+                         json={"version": 2, **doctor, "acknowledge_findings": True})
     assert signed.status_code == 200, signed.text
     bundle = fhir_document(client, auth, doc["id"], type="34105-7")
     composition = bundle["entry"][0]["resource"]
     assert composition["status"] == "final" and composition["type"]["coding"][0]["code"] == "34105-7"
-    assert composition["attester"][0]["party"]["display"] == "Dra. Soto"
+    assert composition["attester"][0]["party"]["display"] == "Dra. Pérez"
     provenance = resources(bundle, "Provenance")[0]
     assert provenance["activity"]["coding"][0]["code"] == "clinician-edited"
     agents = {(a["type"]["coding"][0]["code"], a["who"]["display"]) for a in provenance["agent"]}
-    assert ("attester", "Dra. Soto") in agents and ("enterer", "API key ehr") in agents
+    assert ("attester", "Dra. Pérez") in agents and ("enterer", "API key ehr") in agents
     assert resources(bundle, "DocumentReference")[0]["docStatus"] == "final"
 
 

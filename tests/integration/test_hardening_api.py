@@ -103,10 +103,10 @@ def test_options_and_wrong_methods_answer_the_routes_allow(client, path, allow):
     assert wrong.status_code == 405 and wrong.headers["allow"] == allow
 
 
-def test_every_timestamp_carries_a_utc_offset(client, auth, record):
+def test_every_timestamp_carries_a_utc_offset(client, auth, record, doctor):
     created = client.post("/api/v1/epicrisis", json={"record": record}, headers=auth).json()
     signed = client.post(f"/api/v1/documents/{created['id']}/sign", headers=auth,
-                         json={"version": 1, "signed_by": "Dra. Pérez", "acknowledge_findings": True}).json()
+                         json={"version": 1, **doctor, "acknowledge_findings": True}).json()
     for value in (signed["created_at"], signed["updated_at"], signed["signed_at"], signed["versions"][0]["created_at"]):
         assert aware(value), value
     listed = client.get("/api/v1/documents", headers=auth).json()["items"][0]

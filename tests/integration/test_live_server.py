@@ -14,6 +14,10 @@ def test_main_flow_over_http(live_server: LiveServer, record: dict) -> None:
     token = key.stdout.strip().splitlines()[-1]
     assert token.startswith("alta_")
     auth = {"Authorization": f"Bearer {token}"}
+    password = live_server.log.parent / "doctor-password"
+    password.write_text("clave-de-la-doctora\n")
+    live_server.cli("create-user", "--username", "perez", "--name", "Dra. Pérez", "--role", "medico",
+                    "--registry-type", "RNPI", "--registry-number", "123456", "--password-file", str(password))
 
     with httpx.Client(base_url=live_server.url, headers=auth, timeout=30) as http:
         created = http.post("/api/v1/epicrisis", json={"record": record})
@@ -26,8 +30,8 @@ def test_main_flow_over_http(live_server: LiveServer, record: dict) -> None:
         url = f"/api/v1/documents/{doc['id']}"
         edited = http.put(url, json={"text": doc["text"] + "\nRevisado.", "base_version": 1, "author": "Dra. Pérez"})
         assert edited.status_code == 200 and edited.json()["version"] == 2
-        signed = http.post(f"{url}/sign", json={"version": 2, "signed_by": "Dra. Pérez"})
-        assert signed.json()["status"] == "signed"
+        signed = http.post(f"{url}/sign", json={"version": 2, "username": "perez", "password": "clave-de-la-doctora"})
+        assert signed.json()["status"] == "signed" and signed.json()["signed_by"] == "Dra. Pérez"
         listed = http.get("/api/v1/documents", params={"patient": "7.654.321-6"}).json()
         assert [d["id"] for d in listed["items"]] == [doc["id"]]
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 
-from backend.api.deps import GenerateActor, ReadActor, SessionDep, SignActor, release
+from backend.api import auth
+from backend.api.deps import GenerateActor, PrincipalDep, ReadActor, SessionDep, release
 from backend.api.errors import error_responses
 from backend.api.schemas import (
     DocumentList,
@@ -57,11 +58,19 @@ def update_document(document_id: DocumentId, body: DocumentUpdate, session: Sess
     return _out(session, doc)
 
 
-@router.post("/{document_id}/sign", response_model=DocumentOut, summary="Sign a document; it is locked afterwards")
-def sign_document(document_id: DocumentId, body: SignIn, session: SessionDep, actor: SignActor) -> DocumentOut:
-    """Signing a text with output-check findings needs ``acknowledge_findings: true`` (else 409)."""
-    doc = docs.sign_document(session, document_id, version=body.version, signed_by=body.signed_by,
-                             acknowledge_findings=body.acknowledge_findings, actor=actor)
+@router.post("/{document_id}/sign", response_model=DocumentOut, summary="Sign a document; it is locked afterwards",
+             responses=error_responses(403, 429))
+def sign_document(document_id: DocumentId, body: SignIn, session: SessionDep, caller: PrincipalDep,
+                  request: Request) -> DocumentOut:
+    """Signing a text with output-check findings needs ``acknowledge_findings: true`` (else 409).
+
+    The signature is the signed-in médico's (password again within ``ALTA_SIGN_REAUTH_S``, else 403
+    ``reauth_required``), or an EHR key's on behalf of the médico in ``username`` with their password."""
+    signer = auth.signer_for(session, caller, username=body.username, password=body.password,
+                             settings=request.app.state.settings)
+    doc = docs.sign_document(session, document_id, version=body.version, signer=signer,
+                             acknowledge_findings=body.acknowledge_findings,
+                             actor=caller.actor(request.state.request_id))
     return _out(session, doc)
 
 
