@@ -65,14 +65,51 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory, tiny_bundle_dir: Path) 
     return testing.catalog_dir(tmp_path_factory.mktemp("models"), tiny_bundle_dir)
 
 
+PASSWORDS = {"medico": "clave-de-la-doctora", "enfermeria": "clave-del-enfermero"}
+USERS = {  # role -> (username, name as printed under a signature, registry type, number)
+    "medico": ("perez", "Dra. Pérez", "RNPI", "123456"),
+    "enfermeria": ("soto", "Enf. Juan Soto", None, None),
+}
+
+
 @dataclass
 class Server:
     live: LiveServer
-    key: str
+    key: str  # an EHR key (generate read sign), for tests that call the API directly
+    users: dict[str, tuple[str, str]] = field(default_factory=dict)  # role -> (username, password)
 
     @property
     def url(self) -> str:
         return self.live.url
+
+    @property
+    def password(self) -> str:
+        """The médico's password (to sign in the page)."""
+        return self.users["medico"][1]
+
+
+def create_users(live: LiveServer, data_dir: Path) -> dict[str, tuple[str, str]]:
+    """A médico and a nurse, made with the CLI as an administrator would (password from a file)."""
+    made = {}
+    for role, (username, name, registry_type, registry_number) in USERS.items():
+        secret = data_dir / f"password-{role}"
+        secret.write_text(PASSWORDS[role] + "\n")
+        registry = ["--registry-type", registry_type, "--registry-number", registry_number] if registry_number else []
+        live.cli("create-user", "--username", username, "--name", name, "--role", role, *registry,
+                 "--password-file", str(secret))
+        secret.unlink()
+        made[role] = (username, PASSWORDS[role])
+    return made
+
+
+def sign_in(page, server: Server, role: str = "medico", password: str | None = None) -> None:
+    """Signs in on the page's header form (the page asks for no API key) and waits until it has."""
+    username, right = server.users[role]
+    page.fill("#signin-username", username)
+    page.fill("#signin-password", password or right)
+    page.click("#signin-btn")
+    if password is None:
+        page.wait_for_selector("body[data-auth=in]", state="attached", timeout=60_000)
 
 
 def start_server(data_dir: Path, models_dir: Path, webapp_dir: Path, engines: str = '["template"]',
@@ -82,8 +119,9 @@ def start_server(data_dir: Path, models_dir: Path, webapp_dir: Path, engines: st
                                  **(extra_env or {})})
     live.cli("migrate")
     key = live.cli("create-key", "--name", "clinician", "--scopes", "generate", "read", "sign").stdout.split()[-1]
+    made = create_users(live, data_dir)
     live.start()
-    return Server(live, key)
+    return Server(live, key, made)
 
 
 @pytest.fixture(scope="session")

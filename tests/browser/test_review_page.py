@@ -76,7 +76,7 @@ def test_a_wrong_identity_from_the_browser_model_is_flagged_and_needs_acknowledg
 
     # Signing without acknowledging the findings is refused, with the reason; then it signs cleanly.
     doc_id = page.evaluate("document.body.dataset.document")
-    page.fill("#author", "Dra. Pérez")
+    page.fill("#sign-password", server.password)
     page.click("#sign-btn")
     page.wait_for_selector("#draft-error:has-text('Revisé los hallazgos')", timeout=TIMEOUT_MS)
     assert api(server, "GET", f"/api/v1/documents/{doc_id}").json()["status"] == "draft"

@@ -15,7 +15,7 @@ import pytest
 
 from backend.engines.bundle import open_bundle
 from backend.engines.onnx import OnnxEngine
-from tests.browser.conftest import ARTIFACTS, MAX_NEW_TOKENS
+from tests.browser.conftest import ARTIFACTS, MAX_NEW_TOKENS, sign_in
 
 pytestmark = pytest.mark.browser
 TIMEOUT_MS = 60_000
@@ -30,8 +30,8 @@ def open_app(page, server, query: str = "") -> None:
 
 
 def enter_key(page, server) -> None:
-    page.fill("#api-key", server.key)
-    page.click("#key-form button[type=submit]")
+    """Signs the page in as the médico (the page asks for no API key any more; the name stays for the callers)."""
+    sign_in(page, server)
 
 
 def load_example(page, name: str = "neumonia_chile") -> None:
@@ -142,8 +142,7 @@ def test_server_draft_streams_then_checks_edit_save_reload_sign(page, server):
     planted = re.sub(r"^3\. Hipertensión arterial esencial \(CIE-10: I10\)\n", "", text, flags=re.M)
     assert planted != text
     page.fill("#draft-edit", planted)
-    page.fill("#author", "Dra. Pérez")
-    page.click("#save-btn")
+    page.click("#save-btn")  # the signed-in user is the edit's author
     page.wait_for_selector("body[data-version='2']", state="attached", timeout=TIMEOUT_MS)
     findings = page.inner_text("#checks-list")
     assert "Hipertensión arterial esencial" in findings  # the record's diagnosis, under the server's message
@@ -154,8 +153,9 @@ def test_server_draft_streams_then_checks_edit_save_reload_sign(page, server):
     assert "Hipertensión arterial esencial" in page.inner_text("#checks-list")
     assert page.locator("#versions li").count() == 2
 
-    # Signing a text with findings needs the acknowledgement; then the document is locked.
-    page.fill("#author", "Dra. Pérez")
+    # Signing a text with findings needs the acknowledgement; then the document is locked. The password
+    # entered for the first try stays good for the second (a few minutes).
+    page.fill("#sign-password", server.password)
     page.click("#sign-btn")
     page.wait_for_selector("#draft-error:has-text('Revisé los hallazgos')", timeout=TIMEOUT_MS)
     assert api(server, "GET", f"/api/v1/documents/{doc_id}").json()["status"] == "draft"

@@ -6,7 +6,7 @@
  */
 import './style.css';
 import contract from '../../models/contract/contract.json';
-import { ApiError, Unreachable, apiKey, call, streamEpicrisis } from './api.js';
+import { ApiError, Unreachable, call, refreshSession, session, signIn, signOut, streamEpicrisis } from './api.js';
 import { UnknownFieldError, canonicalRecord, epicrisisPrompt } from './contract.js';
 import {
   attributionText, checksSummary, findingItems, highlighted, printBanner, printBlock, sourceOf,
@@ -172,9 +172,13 @@ async function generate() {
 }
 
 async function generateOnServer(record) {
-  if (!apiKey.get()) {
-    status('Ingrese la clave de acceso para redactar en el servidor.', 'error');
-    $('api-key').focus();
+  if (!session.signedIn()) {
+    status('Inicie sesión para redactar en el servidor.', 'error');
+    $('signin-username').focus();
+    return;
+  }
+  if (!session.may('generate')) {
+    status('Su rol no permite redactar epicrisis: lo hace un médico.', 'error');
     return;
   }
   const controller = new AbortController();
@@ -237,9 +241,9 @@ function reportApiError(err) {
     form.showErrors(serverErrors(err.detail));
     status('El servidor rechazó el registro: corrija los campos marcados.', 'error');
   } else if (err instanceof ApiError && err.status === 401) {
-    status('Clave de acceso ausente o no válida.', 'error');
+    status('Su sesión terminó o no ha iniciado sesión: inicie sesión de nuevo.', 'error');
   } else if (err instanceof ApiError && err.status === 403) {
-    status('Su clave no tiene permiso para esta acción.', 'error');
+    status('Su rol no tiene permiso para esta acción.', 'error');
   } else if (err instanceof Unreachable) {
     status('Sin conexión con el servidor.', 'error');
   } else {
@@ -355,7 +359,7 @@ async function sync() {
   box.hidden = waiting === 0;
   box.textContent = waiting
     ? `Sin revisar: ${waiting} borrador${waiting === 1 ? '' : 'es'} en este equipo esperando conexión`
-      + `${apiKey.get() ? '' : ' y la clave de acceso'}; se enviarán solos y el servidor los revisará frente al registro.`
+      + `${session.may('generate') ? '' : ' y que inicie sesión un médico'}; se enviarán solos y el servidor los revisará frente al registro.`
     : '';
   box.dataset.waiting = String(waiting);
   if (waiting) {
@@ -368,6 +372,7 @@ async function sync() {
 function setDraftActions({ editable, signable }) {
   $('edit-btn').hidden = !editable;
   $('sign-btn').hidden = !signable;
+  $('sign-box').hidden = !signable;
   $('save-btn').hidden = true;
   $('cancel-edit').hidden = true;
   $('draft-edit').hidden = true;
@@ -427,11 +432,11 @@ function showDocument(document_) {
   }));
   $('ack').checked = false;
   $('ack').parentElement.hidden = doc.checks.ok || signed;
-  setDraftActions({ editable: !signed, signable: !signed && doc.checks.reviewed !== false });
+  setDraftActions({ editable: !signed && session.may('generate'),
+    signable: !signed && doc.checks.reviewed !== false && session.may('sign') });
   setPrint(printBlock(doc), printBanner(doc));
   $('print-meta').textContent = printMeta(doc);
-  $('print-signature').textContent = signed
-    ? `Firmado por ${doc.signed_by} el ${new Date(`${doc.signed_at}Z`).toLocaleString('es')}` : 'Borrador sin firmar';
+  $('print-signature').textContent = signed ? signatureLine(doc) : 'Borrador sin firmar';
   document.body.classList.toggle('signed', signed);
   Object.assign(document.body.dataset, {
     document: doc.id, version: String(doc.version), docStatus: doc.status,
@@ -498,13 +503,22 @@ async function openDocument(id) {
   }
 }
 
+/** The signed-in user's name, as the author of an edit; '' (and the reason shown) when nobody is signed in. */
 function author() {
-  const name = $('author').value.trim();
+  const name = session.user()?.name ?? '';
   if (!name) {
-    $('draft-error').textContent = 'Indique el nombre del profesional.';
-    $('author').focus();
+    $('draft-error').textContent = 'Inicie sesión para editar o firmar.';
+    $('signin-username').focus();
   }
   return name;
+}
+
+/** "Firmado por Dra. Ana Pérez (RNPI 123456) el …": the person, from the server's record of the signature. */
+function signatureLine(d) {
+  const s = d.signer;
+  const registry = s?.registry_number ? ` (${s.registry_type ?? 'registro'} ${s.registry_number})` : '';
+  const when = new Date(d.signed_at.endsWith('Z') || /[+-]\d\d:\d\d$/.test(d.signed_at) ? d.signed_at : `${d.signed_at}Z`);
+  return `Firmado por ${d.signed_by}${registry} el ${when.toLocaleString('es')}`;
 }
 
 function setupDocumentActions() {
@@ -531,14 +545,28 @@ function setupDocumentActions() {
     }
   });
   $('sign-btn').addEventListener('click', async () => {
-    const name = author();
-    if (!name) return;
+    if (!author()) return;
+    // The password goes once, in this request; the server remembers for a few minutes that it was
+    // entered (so a refused signature, e.g. findings not acknowledged, can be retried without it).
+    const password = $('sign-password').value;
+    $('sign-password').value = '';
     try {
-      const { body } = await call('POST', `/api/v1/documents/${doc.id}/sign`, { version: doc.version, signed_by: name, acknowledge_findings: $('ack').checked });
+      const { body } = await call('POST', `/api/v1/documents/${doc.id}/sign`,
+        { version: doc.version, acknowledge_findings: $('ack').checked, ...(password ? { password } : {}) });
       showDocument(body); // clears the refused signature's error line
       status('Epicrisis firmada: ya no se puede editar.', 'ok');
     } catch (err) {
-      if (err instanceof ApiError && err.code === 'unresolved_findings') {
+      if (err instanceof ApiError && err.code === 'reauth_required') {
+        $('draft-error').textContent = 'Para firmar, escriba su contraseña en «Contraseña para firmar».';
+        $('sign-password').focus();
+      } else if (err instanceof ApiError && err.code === 'wrong_password') {
+        $('draft-error').textContent = 'Contraseña incorrecta: no se firmó.';
+        $('sign-password').focus();
+      } else if (err instanceof ApiError && err.code === 'account_locked') {
+        $('draft-error').textContent = 'Demasiadas contraseñas incorrectas: espere unos minutos o pida al administrador que la restablezca.';
+      } else if (err instanceof ApiError && err.code === 'sign_not_allowed') {
+        $('draft-error').textContent = 'Su rol no permite firmar: firma un médico.';
+      } else if (err instanceof ApiError && err.code === 'unresolved_findings') {
         $('draft-error').textContent = 'La revisión frente al registro tiene hallazgos: corríjalos o marque «Revisé los hallazgos señalados» para firmar.';
       } else if (err instanceof ApiError && err.status === 409) {
         $('draft-error').textContent = 'El documento cambió o ya está firmado: recárguelo.';
@@ -547,9 +575,15 @@ function setupDocumentActions() {
       }
     }
   });
-  $('print-btn').addEventListener('click', () => {
+  $('print-btn').addEventListener('click', async () => {
     const reason = pendingDraft ? printBlock(null, { pending: true }) : printBlock(doc);
     if (reason) { $('draft-error').textContent = reason; return; }
+    try {
+      await call('POST', `/api/v1/documents/${doc.id}/print`); // the audit trail records who printed
+    } catch (err) {
+      reportApiError(err);
+      return;
+    }
     window.print();
   });
   const selectFrom = (event) => {
@@ -604,15 +638,87 @@ function setupEngineChoice() {
   if (engineChoice() === 'browser') loadBrowserModel().catch((err) => status(`No se pudo cargar el modelo: ${err.message}`, 'error'));
 }
 
-function setupKey() {
-  $('api-key').value = apiKey.get();
-  $('key-form').addEventListener('submit', (event) => {
+/** The header: the sign-in form, or who is signed in with "Cerrar sesión"; what the role may do. */
+function renderSession() {
+  const user = session.user();
+  $('signin-form').hidden = Boolean(user);
+  $('session-box').hidden = !user;
+  $('session-user').textContent = user ? `${user.name} · ${user.role_label}` : '';
+  $('signer').textContent = user && session.may('sign')
+    ? `Firma: ${user.name}${user.registry_number ? ` (${user.registry_type} ${user.registry_number})` : ''}` : '';
+  $('audit').hidden = !session.may('admin');
+  document.body.dataset.auth = user ? 'in' : 'out';
+  document.body.dataset.role = user?.role ?? '';
+  if (doc && !pendingDraft) { // the actions follow the role
+    const signed = doc.status === 'signed';
+    setDraftActions({ editable: !signed && session.may('generate'),
+      signable: !signed && doc.checks.reviewed !== false && session.may('sign') });
+  }
+}
+
+function setupSession() {
+  $('signin-form').addEventListener('submit', async (event) => {
     event.preventDefault();
-    apiKey.set($('api-key').value);
-    status('Clave guardada para esta pestaña.', 'ok');
-    sync();
+    const username = $('signin-username').value.trim();
+    const password = $('signin-password').value;
+    $('signin-password').value = '';
+    $('signin-error').textContent = '';
+    if (!username || !password) {
+      $('signin-error').textContent = 'Escriba su usuario y su contraseña.';
+      return;
+    }
+    try {
+      await signIn(username, password);
+      $('signin-username').value = '';
+      renderSession();
+      status(`Sesión iniciada: ${session.user().name}.`, 'ok');
+      sync();
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) $('signin-error').textContent = 'Usuario o contraseña incorrectos.';
+      else if (err instanceof ApiError && err.status === 429) {
+        $('signin-error').textContent = 'Demasiados intentos fallidos: espere unos minutos o pida al administrador que restablezca su contraseña.';
+      } else if (err instanceof Unreachable) $('signin-error').textContent = 'Sin conexión con el servidor.';
+      else $('signin-error').textContent = 'No se pudo iniciar sesión.';
+      $('signin-password').focus();
+    }
   });
-  $('key-clear').addEventListener('click', () => { apiKey.clear(); $('api-key').value = ''; status('Clave olvidada.'); });
+  $('signout-btn').addEventListener('click', async () => {
+    await signOut().catch(() => {});
+    status('Sesión cerrada.');
+  });
+  window.addEventListener('alta:signed-out', () => {
+    renderSession();
+    if (document.body.dataset.ready === 'true') status('Su sesión terminó: inicie sesión de nuevo.', 'warn');
+  });
+  $('audit-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    $('audit-error').textContent = '';
+    const id = $('audit-document').value.trim();
+    if (!/^[0-9a-f-]{36}$/.test(id)) {
+      $('audit-error').textContent = 'Escriba el identificador del documento (36 caracteres).';
+      return;
+    }
+    try {
+      const { body } = await call('GET', `/api/v1/documents/${id}/audit`);
+      const labels = { create: 'creó', read: 'leyó', list: 'vio en una lista', edit: 'editó', sign: 'firmó', print: 'imprimió' };
+      $('audit-rows').replaceChildren(...body.map((e) => {
+        const tr = document.createElement('tr');
+        const who = e.user_name ? `${e.user_name}${e.user_registry ? ` (${e.user_registry})` : ''}` : `clave API ${e.actor}`;
+        for (const text of [new Date(e.at).toLocaleString('es'), labels[e.action] ?? e.action, who, e.detail ?? '']) {
+          const td = document.createElement('td');
+          td.textContent = text;
+          tr.append(td);
+        }
+        tr.dataset.action = e.action;
+        return tr;
+      }));
+      $('audit-table').hidden = false;
+    } catch (err) {
+      $('audit-table').hidden = true;
+      $('audit-error').textContent = err instanceof ApiError && err.status === 404 ? 'No hay un documento con ese identificador.'
+        : err instanceof ApiError && err.status === 403 ? 'Solo un administrador ve la auditoría.' : 'No se pudo leer la auditoría.';
+    }
+  });
 }
 
 async function registerServiceWorker() {
@@ -631,7 +737,7 @@ async function main() {
   setupTranslation({ status, hook: alta });
   form.render({});
   setupExamples();
-  setupKey();
+  setupSession();
   setupDocumentActions();
   $('generate-btn').addEventListener('click', generate);
   $('stop-btn').addEventListener('click', () => running?.stop());
@@ -642,11 +748,13 @@ async function main() {
     alta.serviceWorker = registration;
     if (registration) document.body.dataset.offlineReady = 'true';
   });
+  await refreshSession().catch(() => null); // offline: the last known user stays (their drafts wait in the outbox)
+  renderSession();
   await loadBundles();
   setupEngineChoice();
   await sync();
   const match = location.hash.match(/^#\/documento\/([0-9a-f-]{36})$/);
-  if (match && apiKey.get()) await openDocument(match[1]);
+  if (match && session.may('read')) await openDocument(match[1]);
   document.body.dataset.ready = 'true';
 }
 

@@ -8,7 +8,7 @@
  * The drafts are patient data on this machine until they are sent: they are never logged, and
  * they leave IndexedDB as soon as the server has them.
  */
-import { ApiError, Unreachable, apiKey, call } from './api.js';
+import { ApiError, Unreachable, call, session } from './api.js';
 
 const DB = 'alta';
 const STORE = 'outbox';
@@ -63,7 +63,7 @@ export function syncOutbox({ onStored, onRejected } = {}) {
   syncing ??= (async () => {
     try {
       for (const draft of await outbox.all()) {
-        if (draft.rejected || !apiKey.get()) continue;
+        if (draft.rejected || !session.may('generate')) continue;
         const { id, record, text, provenance } = draft;
         try {
           const { body } = await call('POST', '/api/v1/documents', { id, record, text, provenance });
@@ -71,7 +71,7 @@ export function syncOutbox({ onStored, onRejected } = {}) {
           onStored?.(draft, body);
         } catch (err) {
           if (err instanceof Unreachable || (err instanceof ApiError && (err.status >= 500 || err.status === 401))) {
-            break; // the network, the server or the key: try again later, in order
+            break; // the network, the server or the session: try again later, in order
           }
           if (err instanceof ApiError) {
             await outbox.put({ ...draft, rejected: { status: err.status, detail: err.detail, code: err.code } });

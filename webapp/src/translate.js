@@ -13,7 +13,7 @@
  * The pure helpers (progress, backoff, facts) are exported for node tests (test/translate.test.js);
  * the Spanish error messages are in translation_errors.js.
  */
-import { Unreachable, apiKey, call, fetchFile } from './api.js';
+import { Unreachable, call, fetchFile, session } from './api.js';
 import { jobErrors, translationErrors } from './translation_errors.js';
 
 export const TRANSLATIONS_URL = '/api/v1/translations';
@@ -209,10 +209,10 @@ export function setupTranslation({ status, hook }) {
   async function translate(event) {
     event.preventDefault();
     clearErrors();
-    if (!apiKey.get()) {
-      showErrors([{ field: '', message: 'Ingrese la clave de acceso (arriba) para traducir en el servidor.' }]);
+    if (!session.signedIn()) {
+      showErrors([{ field: '', message: 'Inicie sesión (arriba) para traducir en el servidor.' }]);
       setState('invalid');
-      $('api-key').focus();
+      $('signin-username').focus();
       return;
     }
     const body = request();
