@@ -109,6 +109,27 @@ def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_update_user(settings: Settings, args: argparse.Namespace) -> int:
+    password = _read_password(args) if args.reset_password else None
+    if args.reset_password and password is None:
+        return 2
+    active = True if args.enable else False if args.disable else None
+    with _sessions(settings)() as session:
+        user = users.find_user(session, args.username)
+        if user is None:
+            print("error: no user with that username (python -m backend list-users)", file=sys.stderr)
+            return 2
+        try:
+            users.update_user(session, user.id, active=active, role=args.role, password=password)
+        except users.DomainError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    done = [w for w, on in (("enabled", args.enable), ("disabled and signed out", args.disable),
+                            (f"role {args.role}", args.role), ("password reset and unlocked", password)) if on]
+    print(f"user {user.username!r}: {', '.join(done) or 'unchanged'}")
+    return 0
+
+
 def cmd_list_users(settings: Settings, _args: argparse.Namespace) -> int:
     with _sessions(settings)() as session:
         for u in users.list_users(session):
@@ -267,6 +288,17 @@ def make_parser() -> argparse.ArgumentParser:
                     help="read the password from this file instead of the terminal (scripts)")
     cu.set_defaults(func=cmd_create_user)
     sub.add_parser("list-users", help="list users (never passwords)").set_defaults(func=cmd_list_users)
+    uu = sub.add_parser("update-user", help="disable or enable a user, reset a password (asked on the terminal), "
+                                            "change a role; disabling or a reset signs them out everywhere")
+    uu.add_argument("--username", required=True)
+    state = uu.add_mutually_exclusive_group()
+    state.add_argument("--disable", action="store_true", help="refuse their sign-in and end their sessions")
+    state.add_argument("--enable", action="store_true")
+    uu.add_argument("--role", default=None, choices=users.ROLES)
+    uu.add_argument("--reset-password", action="store_true", help="a new password (also lifts a lockout)")
+    uu.add_argument("--password-file", type=Path, default=None, help="with --reset-password: read it from this file")
+    uu.set_defaults(func=cmd_update_user)
+
     sub.add_parser("dev-user", help="create the development doctor once (development only)").set_defaults(
         func=cmd_dev_user)
     serve = sub.add_parser("serve", help="start the API server")

@@ -350,3 +350,26 @@ def test_the_pages_session_question_answers_null_when_nobody_is_signed_in(web, p
     c2, csrf = sign_in(web, "enfermeria")
     body = c2.get("/api/v1/auth/session").json()
     assert body["user"]["role"] == "enfermeria" and body["csrf_token"] == csrf["X-CSRF-Token"]
+
+
+def test_an_administrator_disables_and_resets_a_user_from_the_command_line(tmp_path) -> None:
+    import subprocess
+
+    from tests.support import LiveServer
+
+    server = LiveServer(tmp_path)
+    server.cli("migrate")
+    secret = tmp_path / "pw"
+    secret.write_text(PASSWORD + "\n")
+    server.cli("create-user", "--username", "perez", "--name", "Dra. Ana Pérez", "--role", "medico",
+               "--registry-type", "RNPI", "--registry-number", "123456", "--password-file", str(secret))
+    with pytest.raises(subprocess.CalledProcessError) as refused:  # a médico without a registry is refused
+        server.cli("create-user", "--username", "soto", "--name", "Dr. Soto", "--role", "medico",
+                   "--password-file", str(secret))
+    assert "registry" in refused.value.stderr and PASSWORD not in refused.value.stderr
+    assert "disabled" in server.cli("update-user", "--username", "perez", "--disable").stdout
+    listed = server.cli("list-users").stdout
+    assert "perez" in listed and "disabled" in listed and "RNPI 123456" in listed and "argon2" not in listed
+    secret.write_text("otra-clave-nueva-1\n")
+    out = server.cli("update-user", "--username", "perez", "--enable", "--reset-password", "--password-file", str(secret))
+    assert "password reset" in out.stdout and "otra-clave-nueva-1" not in out.stdout

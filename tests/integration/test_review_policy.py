@@ -50,7 +50,7 @@ def test_default_chain_never_stores_a_draft_that_fails_the_review(demo_client, a
     assert posted["checks"]["ok"] is True
 
 
-def test_a_pinned_demo_engine_stores_its_findings_in_plain_view(demo_client, auth):
+def test_a_pinned_demo_engine_stores_its_findings_in_plain_view(demo_client, auth, doctor):
     record = example_records()["neumonia_chile"]
     posted = demo_client.post("/api/v1/epicrisis", headers=auth, json={"record": record, "engine": "onnx"}).json()
     assert posted["provenance"] == {**posted["provenance"], "engine": "onnx", "demo": True}
@@ -58,7 +58,7 @@ def test_a_pinned_demo_engine_stores_its_findings_in_plain_view(demo_client, aut
     kinds = {f["kind"] for f in posted["checks"]["findings"]}
     assert "identity" in kinds or "medication" in kinds  # the demo model writes another person or invents
     signed = demo_client.post(f"/api/v1/documents/{posted['id']}/sign", headers=auth,
-                              json={"version": 1, "signed_by": "Dra. Pérez"})
+                              json={"version": 1, **doctor})
     assert signed.status_code == 409 and signed.json()["code"] == "unresolved_findings"
 
 
