@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from fastapi import HTTPException, Request, Response, status
 from pydantic import SecretStr
+from sqlalchemy.orm import Session
 
 from backend.core.config import Settings
 from backend.db.models import User
@@ -120,7 +121,7 @@ def clear_session_cookie(response: Response, settings: Settings) -> None:
     response.delete_cookie(COOKIE, path="/", httponly=True, secure=settings.cookie_secure, samesite="strict")
 
 
-def _verify(db, username: str, password: SecretStr, settings: Settings) -> User:
+def _verify(db: Session, username: str, password: SecretStr, settings: Settings) -> User:
     try:
         return users.verify_password(db, username, password.get_secret_value(),
                                      max_failures=settings.login_max_failures, lockout_s=settings.login_lockout_s)
@@ -128,7 +129,7 @@ def _verify(db, username: str, password: SecretStr, settings: Settings) -> User:
         raise WrongPassword("wrong password; the signature was not made") from None
 
 
-def signer_for(db, caller: Caller, *, username: str | None, password: SecretStr | None,
+def signer_for(db: Session, caller: Caller, *, username: str | None, password: SecretStr | None,
                settings: Settings) -> users.Signer:
     """The person a signature will belong to, after checking it is theirs to make."""
     if caller.kind == "user":

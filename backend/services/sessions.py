@@ -43,8 +43,9 @@ class ActiveSession:
     expires_at: dt.datetime
 
 
-def create_session(session: Session, user: User, *, ttl_s: int) -> str:
-    """A new session for ``user``; the token is returned once (for the cookie) and only its digest kept."""
+def create_session(session: Session, user: User, *, ttl_s: int) -> tuple[str, dt.datetime]:
+    """A new session for ``user`` and when it expires; the token is returned once (for the cookie) and
+    only its digest kept."""
     token = secrets.token_urlsafe(32)
     now = utcnow()
     session.add(UserSession(token_sha256=_digest(token), user_id=user.id, created_at=now, last_seen_at=now,
@@ -53,7 +54,7 @@ def create_session(session: Session, user: User, *, ttl_s: int) -> str:
     session.execute(delete(UserSession).where(UserSession.expires_at < now - dt.timedelta(days=1)))
     with write_lock(session):
         session.commit()
-    return token
+    return token, now + dt.timedelta(seconds=ttl_s)
 
 
 def resolve(session: Session, token: str, *, idle_s: int, now: dt.datetime | None = None) -> ActiveSession | None:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from backend.db.models import User, utcnow
 from backend.db.session import write_lock
 from backend.services.errors import DomainError
+from backend.services.sessions import revoke_user_sessions
 
 ROLES = ("medico", "enfermeria", "administrativo", "administrador")
 ROLE_LABELS = {"medico": "médico", "enfermeria": "enfermería", "administrativo": "administrativo",
@@ -164,9 +165,7 @@ def update_user(session: Session, user_id: int, *, active: bool | None = None, r
     user.updated_at = utcnow()
     with write_lock(session):
         session.commit()
-    if active is False or password is not None:
-        from backend.services.sessions import revoke_user_sessions  # a disabled user is signed out everywhere
-
+    if active is False or password is not None:  # a disabled user, or a reset password, is signed out everywhere
         revoke_user_sessions(session, user.id)
     return user
 

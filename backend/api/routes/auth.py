@@ -71,10 +71,9 @@ def login(body: LoginIn, request: Request, response: Response, session: SessionD
     old = request.cookies.get(auth.COOKIE)
     if old:  # a new sign-in on this browser ends the one before (no session fixation)
         sessions.revoke(session, old)
-    token = sessions.create_session(session, user, ttl_s=settings.session_ttl_s)
-    active = sessions.resolve(session, token, idle_s=settings.session_idle_s)
+    token, expires_at = sessions.create_session(session, user, ttl_s=settings.session_ttl_s)
     auth.set_session_cookie(response, token, settings)
-    return _session_out(request, user, token, active.expires_at)
+    return _session_out(request, user, token, expires_at)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, summary="Sign out (ends the session)")
