@@ -10,6 +10,7 @@ import re
 
 from clinical.checks.context import Context, fold1, item_span, norm
 from clinical.checks.identity import condition_of, destination_of, stay_days_of
+from clinical.extract import find_dates
 from clinical.record import AdmissionOrigin, DischargeCondition
 
 __all__ = ["check_allergies", "check_discharge", "check_follow_ups"]
@@ -174,8 +175,10 @@ def check_follow_ups(ctx: Context) -> None:
         if not named:
             # A follow-up the record lacks ("Cardiología: 3 de marzo", "Control con Cardiología en 1 mes");
             # a line with no such fact ("Revisado.", a signature) is the clinician's and is left alone.
-            if end > start and re.search(r"\d|^\s*control\b|:\s*\S", ctx.folded[start:end]) \
-                    and not re.match(r"\s*(firma|firmado|revisado|dr|dra)\b", ctx.folded[start:end]):
+            line_text = ctx.folded[start:end]
+            dated = bool(find_dates(ctx.text[start:end])) or re.search(r"\ben \d+ (dias|semanas|meses)\b", line_text)
+            if end > start and (dated or re.search(r"\b(control|cita|citad[oa]|consulta|policlinico)\b", line_text)) \
+                    and not re.match(r"\s*(firma|firmado|revisado|dr|dra)\b", line_text):
                 ctx.flag("wrong_follow_up", start, end, "follow_ups")
             continue
         placed = [i for i in named if stay.follow_ups[i].place

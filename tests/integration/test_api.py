@@ -283,7 +283,9 @@ def test_concurrent_edits_of_one_version_keep_exactly_one(client, auth, record, 
     assert final["version"] == 2 and [v["version"] for v in final["versions"]] == [1, 2]
 
     def sign(i: int) -> int:
-        return client.post(f"{url}/sign", json={"version": 2, **doctor}, headers=auth).status_code
+        # the appended "Edición N" lines are the clinician's: findings, if any, are acknowledged
+        return client.post(f"{url}/sign", json={"version": 2, "acknowledge_findings": True, **doctor},
+                           headers=auth).status_code
 
     with ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(sign, range(8)))
