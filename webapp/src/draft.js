@@ -323,3 +323,8 @@ export function findingItems(findings, onSelect) {
     return li;
   });
 }
+
+/** A server timestamp as a Date. Timestamps carry their UTC offset ("…Z"); one without is read as UTC. */
+export function utcDate(value) {
+  return new Date(/(Z|[+-]\d\d:?\d\d)$/.test(value) ? value : `${value}Z`);
+}

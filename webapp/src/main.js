@@ -9,7 +9,7 @@ import contract from '../../models/contract/contract.json';
 import { ApiError, Unreachable, call, refreshSession, session, signIn, signOut, streamEpicrisis } from './api.js';
 import { UnknownFieldError, canonicalRecord, epicrisisPrompt } from './contract.js';
 import {
-  attributionText, checksSummary, findingItems, highlighted, printBanner, printBlock, sourceOf,
+  attributionText, checksSummary, findingItems, highlighted, printBanner, printBlock, sourceOf, utcDate,
 } from './draft.js';
 import { BrowserEngine, chooseDevice } from './engine.js';
 import { StayForm } from './form.js';
@@ -424,7 +424,7 @@ function showDocument(document_) {
     const link = document.createElement('button');
     link.type = 'button';
     link.className = 'link';
-    link.textContent = `v${v.version} · ${v.source === 'engine' ? 'motor' : 'edición'} · ${v.author} · ${new Date(`${v.created_at}Z`).toLocaleString('es')}`;
+    link.textContent = `v${v.version} · ${v.source === 'engine' ? 'motor' : 'edición'} · ${v.author} · ${utcDate(v.created_at).toLocaleString('es')}`;
     link.addEventListener('click', () => showVersion(v.version));
     li.append(link);
     if (v.version === doc.version) li.classList.add('current');
@@ -517,7 +517,7 @@ function author() {
 function signatureLine(d) {
   const s = d.signer;
   const registry = s?.registry_number ? ` (${s.registry_type ?? 'registro'} ${s.registry_number})` : '';
-  const when = new Date(d.signed_at.endsWith('Z') || /[+-]\d\d:\d\d$/.test(d.signed_at) ? d.signed_at : `${d.signed_at}Z`);
+  const when = utcDate(d.signed_at);
   return `Firmado por ${d.signed_by}${registry} el ${when.toLocaleString('es')}`;
 }
 

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 
 import {
   KIND_LABELS, attributedShare, attributionText, checksSummary, codePointToUtf16, fieldLabel, fieldSegments,
-  findingGroups, formatValue, printBanner, printBlock, recordValue, sourceOf, spans,
+  findingGroups, formatValue, printBanner, printBlock, recordValue, sourceOf, spans, utcDate,
 } from '../src/draft.js';
 
 const record = JSON.parse(readFileSync(new URL('../../clinical/examples/neumonia_pediatrica_chile.json', import.meta.url), 'utf-8'));
@@ -133,4 +133,11 @@ test('the print-only banner says why a printout made anyway is not valid', () =>
   assert.match(printBanner(null, { pending: true }), /^BORRADOR SIN REVISAR/);
   assert.match(printBanner({ checks: { reviewed: true, findings: [{ kind: 'identity' }] } }), /^DOCUMENTO NO VÁLIDO/);
   assert.equal(printBanner({ checks: { reviewed: true, ok: true, findings: [] } }), null);
+});
+
+test('server timestamps carry their offset; one without is read as UTC', () => {
+  assert.equal(utcDate('2026-01-15T08:00:00Z').toISOString(), '2026-01-15T08:00:00.000Z');
+  assert.equal(utcDate('2026-01-15T08:00:00+00:00').toISOString(), '2026-01-15T08:00:00.000Z');
+  assert.equal(utcDate('2026-01-15T08:00:00').toISOString(), '2026-01-15T08:00:00.000Z');
+  assert.ok(!Number.isNaN(utcDate('2026-01-15T05:00:00-03:00').getTime()));
 });
