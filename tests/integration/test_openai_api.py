@@ -40,7 +40,10 @@ def models_dir(bundle_dir, tmp_path) -> Path:
 
 @pytest.fixture
 def api(settings: Settings, models_dir) -> TestClient:
-    app_settings = settings.model_copy(update={"engines": ["onnx", "template"], "models_dir": models_dir})
+    # The OpenAI surface, not the record grammar (tests/integration/test_constrained_onnx.py): free decoding,
+    # so sampling parameters show in the first tokens rather than a grammar's forced identity lines.
+    app_settings = settings.model_copy(update={"engines": ["onnx", "template"], "models_dir": models_dir,
+                                               "onnx_constrain": False})
     with TestClient(create_app(app_settings)) as client:
         yield client
 
