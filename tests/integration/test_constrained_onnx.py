@@ -109,7 +109,7 @@ def test_without_xgrammar_drafts_are_unconstrained_and_it_is_said(monkeypatch, c
     engine.close()
 
 
-@pytest.mark.parametrize("name", ["neumonia_chile", "minimo"])
+@pytest.mark.parametrize("name", sorted(example_records()))
 def test_the_api_stores_the_demo_models_constrained_draft_under_the_default_chain(settings, auth, name):
     """What `make run` serves: the catalog's demo bundle first, the template behind it; the constrained
     draft passes the review, so the model's draft is the stored one."""
