@@ -40,6 +40,11 @@ class ConstraintUnavailable(RuntimeError):
     """xgrammar cannot be imported, or cannot read this bundle's tokenizer."""
 
 
+class GrammarViolation(ValueError):
+    """A picked token the grammar does not allow: the mask and the pick disagree (a bug, never a model's fault).
+    A ValueError, so the engine turns it into an EngineError and the next engine writes the draft."""
+
+
 def xgrammar_version() -> str | None:
     """The installed xgrammar's version, or None (without importing it: the import pulls in torch)."""
     from importlib.metadata import PackageNotFoundError, version
@@ -90,7 +95,7 @@ class TokenConstraint:
         """Advance the grammar past ``token`` (a masked pick, so it is always allowed)."""
         started = time.perf_counter()
         if not self.matcher.accept_token(token):
-            raise RuntimeError(f"token {token} is not allowed by the record's grammar; the mask was not applied")
+            raise GrammarViolation(f"token {token} is not allowed by the record's grammar; the mask was not applied")
         self.seconds += time.perf_counter() - started
 
     def forced(self, limit: int) -> list[int]:

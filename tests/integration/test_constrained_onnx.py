@@ -127,3 +127,12 @@ def test_the_api_stores_the_demo_models_constrained_draft_under_the_default_chai
         assert answer.status_code == 201, body
         assert body["provenance"]["engine"] == "onnx" and body["provenance"]["fallbacks"] == []
         assert body["checks"]["ok"] is True and body["text"].startswith("IDENTIFICACIÓN\n")
+
+
+def test_a_pick_outside_the_grammar_is_an_engine_error(engine):
+    from backend.engines.base import EngineError
+
+    constraint = engine.constraints.for_grammar('root ::= "zzz"')
+    constraint.mask = lambda logits: logits  # a mask that was never applied
+    with pytest.raises(EngineError, match="not allowed by the record's grammar"):
+        engine.generate_ids(engine.encode(stays()["minimo"]), max_new_tokens=4, constraint=constraint)
