@@ -137,16 +137,22 @@ class OnnxEngine(Engine):
         if stay is None:  # a free-form chat under the epicrisis adapter: no record to hold it to
             logger.info("onnx engine: an epicrisis request without a valid record is written unconstrained")
             return None
-        return self.constraints.for_stay(stay)
+        try:
+            return self.constraints.for_stay(stay)
+        except RuntimeError as exc:  # xgrammar refused the grammar: a builder bug, never written unconstrained
+            raise EngineError(f"the record's grammar did not compile ({type(exc).__name__}); "
+                              "set ALTA_ONNX_CONSTRAIN=false to write unconstrained drafts meanwhile") from exc
 
     def _request(self, messages: Messages, task: str, params: GenerationParams | None
-                 ) -> tuple[list[int], SamplingParams, TokenConstraint | None]:
+                 ) -> tuple[list[int], SamplingParams, Callable[[], TokenConstraint | None]]:
+        """Prompt ids, sampling, and the constraint to build in the generation thread (compiling a grammar
+        is CPU work the event loop should not wait on)."""
         if not self.supports(task):
             raise self._unsupported(task)
         p = params or GenerationParams()
         return self.encode_messages(messages), self._params(
             max_new_tokens=p.max_new_tokens, temperature=p.temperature, top_p=p.top_p, seed=p.seed
-        ), self.constraint_for(messages, task)
+        ), lambda: self.constraint_for(messages, task)
 
     def _tokens(self, prompt_ids: list[int], params: SamplingParams, stop_ids: frozenset[int],
                 cancel: threading.Event | None, constraint: TokenConstraint | None = None):
@@ -195,7 +201,7 @@ class OnnxEngine(Engine):
         prompt_ids, sampling, constraint = self._request(messages, task, params)
 
         def work(cancel: threading.Event) -> tuple[list[int], bool]:
-            ids = list(self._tokens(prompt_ids, sampling, self.stop_ids, cancel, constraint))
+            ids = list(self._tokens(prompt_ids, sampling, self.stop_ids, cancel, constraint()))
             return ids, len(ids) >= sampling.max_new_tokens
 
         future, cancel = self._submit(work)
@@ -223,7 +229,7 @@ class OnnxEngine(Engine):
         def work(cancel: threading.Event) -> None:
             try:
                 detok = IncrementalDetokenizer(self.tokenizer)
-                for token in self._tokens(prompt_ids, sampling, self.stop_ids, cancel, constraint):
+                for token in self._tokens(prompt_ids, sampling, self.stop_ids, cancel, constraint()):
                     if piece := detok.push(token):
                         post(piece, cancel)
                 if not cancel.is_set() and (tail := detok.flush()):
