@@ -44,12 +44,14 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory, webapp_dist: Path) -> 
 
 def test_a_wrong_identity_from_the_browser_model_is_flagged_and_needs_acknowledging(page, demo_server):
     server = demo_server
-    open_app(page, server)
+    # The page holds browser drafts to the record's grammar (issue 13); without it the demo model
+    # writes another person, which the server's review must flag when the draft is saved.
+    open_app(page, server, "?grammar=off")
     enter_key(page, server)
     load_example(page, "neumonia_chile")
     use_browser_engine(page)
     run = generate_in_browser(page)
-    assert run["aborted"] is False and EXAMPLE["patient"]["name"] not in run["text"]
+    assert run["aborted"] is False and run["grammar"] is False and EXAMPLE["patient"]["name"] not in run["text"]
 
     # Stored and reviewed by the server: the identity finding is shown, with the server's message.
     page.wait_for_selector("body[data-review=findings]", state="attached", timeout=TIMEOUT_MS)
@@ -90,6 +92,25 @@ def test_a_wrong_identity_from_the_browser_model_is_flagged_and_needs_acknowledg
     assert stored["status"] == "signed" and stored["provenance"]["demo"] is True
     assert any(f["kind"] == "identity" for f in stored["checks"]["findings"])
     assert [e for e in page.recorded.errors if "409 (Conflict)" not in e] == []
+
+
+def test_by_default_the_browser_model_is_held_to_the_record_grammar(page, demo_server):
+    """Issue 13 on the page: the browser draft is written under the record's grammar from the server,
+    so the demo model names the right patient; the server still reviews what it stores."""
+    server = demo_server
+    open_app(page, server)
+    enter_key(page, server)
+    load_example(page, "neumonia_chile")
+    use_browser_engine(page)
+    run = generate_in_browser(page)
+    assert run["grammar"] is True and run["constrained"] is True and run["aborted"] is False
+    assert run["text"].startswith(f"IDENTIFICACIÓN\nNombre: {EXAMPLE['patient']['name']}\n")
+    page.wait_for_selector("body[data-document]", state="attached", timeout=TIMEOUT_MS)
+    doc_id = page.evaluate("document.body.dataset.document")
+    stored = api(server, "GET", f"/api/v1/documents/{doc_id}").json()
+    assert stored["text"] == run["text"] and stored["provenance"]["engine"] == "transformers.js"
+    assert stored["checks"]["reviewed"] is True
+    assert not [f for f in stored["checks"]["findings"] if f["kind"] == "identity"]
 
 
 def test_an_offline_draft_is_unreviewed_until_the_server_has_checked_it(page, demo_server):

@@ -93,8 +93,16 @@ def test_browser_greedy_tokens_equal_the_python_onnx_engine(page, server, tiny_b
     manifest = json.loads((tiny_bundle_dir / "manifest.json").read_text(encoding="utf-8"))
     golden = next(g for g in manifest["contract"]["golden"] if g["name"] == "neumonia_chile")
     assert run["prompt_ids"] == golden["prompt_token_ids"]  # same prompt text, same tokenizer
-    engine = OnnxEngine(open_bundle(tiny_bundle_dir, dtype))
-    expected = engine.generate_ids(run["prompt_ids"], max_new_tokens=MAX_NEW_TOKENS)
+    # The page asked the server for the record's grammar and held the draft to it (issue 13): the
+    # Python engine under the same grammar gives the same tokens.
+    assert run["grammar"] is True and run["constrained"] is True
+    from clinical.contract import example_records
+    from clinical.record import HospitalStay
+
+    stay = HospitalStay.model_validate(example_records()["neumonia_chile"])
+    engine = OnnxEngine(open_bundle(tiny_bundle_dir, dtype), constrain=True, jump_forward=False)
+    expected = engine.generate_ids(run["prompt_ids"], max_new_tokens=MAX_NEW_TOKENS,
+                                   constraint=engine.constraints.for_stay(stay))
     assert run["token_ids"] == expected
     assert len(expected) > 0
 

@@ -79,3 +79,15 @@ def test_per_kg_dose_without_weight_is_refused_naming_the_unit(demo_client, auth
     assert response.status_code == 422
     locs = [e["loc"] for e in response.json()["detail"]]
     assert ["body", "record", "inpatient_medications", 0, "unit"] in locs
+
+
+def test_the_page_gets_the_records_grammar_the_server_engines_use(demo_client, auth):
+    from clinical.grammar import epicrisis_grammar
+    from clinical.record import HospitalStay
+
+    record = example_records()["neumonia_pediatrica_chile"]
+    answer = demo_client.post("/api/v1/epicrisis/grammar", headers=auth, json={"record": record})
+    assert answer.status_code == 200
+    assert answer.json()["grammar"] == epicrisis_grammar(HospitalStay.model_validate(record))
+    assert "Fuentes Rojas" in answer.json()["grammar"]  # literals are split after non-ASCII letters
+    assert demo_client.post("/api/v1/epicrisis/grammar", json={"record": record}).status_code == 401

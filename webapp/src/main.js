@@ -275,6 +275,23 @@ async function loadBrowserModel() {
   return info;
 }
 
+/** The record's grammar from the server (the same one its engines are held to), or null offline:
+ * then the draft is written unconstrained, and it is reviewed like any other when it is saved. */
+async function recordGrammar(record) {
+  // ?grammar=off: a diagnostic run of the bare model (what the review must catch), never the default.
+  if (new URLSearchParams(location.search).get('grammar') === 'off') return null;
+  try {
+    const { body } = await call('POST', '/api/v1/epicrisis/grammar', { record });
+    return body.grammar;
+  } catch (err) {
+    if (err instanceof Unreachable) {
+      status('Sin conexión: el borrador se redacta sin la gramática del registro y se revisará al guardarlo.', 'warn');
+      return null;
+    }
+    throw err;
+  }
+}
+
 async function generateInBrowser(record) {
   setRunning(() => engine.abort());
   try {
@@ -283,9 +300,11 @@ async function generateInBrowser(record) {
     $('draft-meta').textContent = `transformers.js · ${info.model} · ${info.dtype}`;
     status('Redactando en este equipo…');
     const started = performance.now();
+    const grammar = await recordGrammar(record);
     const run = await engine.generate(epicrisisPrompt(record, contract),
-      { onToken: appendText, maxNewTokens: bundles.max_new_tokens ?? 1536 });
-    alta.lastRun = { ...run, model: info.model, dtype: info.dtype, device: info.device, wall_ms: performance.now() - started };
+      { onToken: appendText, maxNewTokens: bundles.max_new_tokens ?? 1536, grammar });
+    alta.lastRun = { ...run, model: info.model, dtype: info.dtype, device: info.device, wall_ms: performance.now() - started,
+      grammar: Boolean(grammar) };
     document.body.dataset.runs = String(Number(document.body.dataset.runs ?? 0) + 1);
     if (run.aborted) {
       status('Redacción detenida: el borrador parcial no se guardó.', 'warn');

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Header, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
 
 from backend.api.deps import GenerateActor, RegistryDep
 from backend.api.errors import error_responses
@@ -23,6 +24,8 @@ from backend.services.epicrisis import StreamBroken, stream_draft, write_draft
 from backend.services.errors import VersionConflict
 from backend.services.idempotency import IdempotentRequest
 from clinical.checks import CheckReport
+from clinical.contract import CONTRACT_VERSION
+from clinical.grammar import epicrisis_grammar
 
 router = APIRouter(prefix="/api/v1/epicrisis", tags=["epicrisis"], responses=error_responses(429, 503))
 
@@ -189,3 +192,19 @@ async def stream_epicrisis(body: EpicrisisIn, request: Request, registry: Regist
     if first.kind == "start":  # after a fallback the done event's provenance names the writer
         headers["X-Alta-Engine"] = first.engine.name
     return StreamingResponse(encoded(), media_type="text/event-stream", headers=headers)
+
+
+class GrammarOut(BaseModel):
+    """The record's grammar: what a constrained writer may produce for it (clinical/grammar.py)."""
+
+    grammar: str = Field(description="xgrammar EBNF; the browser applies it with web-xgrammar, vLLM as "
+                                     "structured_outputs, the ONNX engine with xgrammar")
+    contract_version: str
+
+
+@router.post("/grammar", response_model=GrammarOut, summary="The record's grammar, for constrained decoding")
+async def record_grammar(body: EpicrisisIn, _actor: GenerateActor) -> GrammarOut:
+    """What the page's in-browser model is held to for this record: the same grammar the server's
+    engines use. Nothing is stored; the draft written under it is reviewed when it is saved."""
+    text = await run_in_threadpool(epicrisis_grammar, body.record)
+    return GrammarOut(grammar=text, contract_version=CONTRACT_VERSION)
