@@ -3,15 +3,17 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
-HOST   ?= 127.0.0.1
-PORT   ?= 8000
+# `make run HOST=... PORT=...` wins; otherwise the server reads ALTA_HOST / ALTA_PORT (environment or
+# .env) like every other setting, defaulting to 127.0.0.1:8000.
+HOST   ?=
+PORT   ?=
 NPM    ?= npm
 
 .PHONY: run test test-postgres test-slow bench bench-translation bench-constrained lint golden demo-model demo-bundle eval-checks eval-deid train-deid clean help \
 	webapp system-deps-run system-deps-test
 
 help:
-	@echo "make run      set up and start Alta on http://$(HOST):$(PORT) (SQLite, demo ONNX model, template fallback)"
+	@echo "make run      set up and start Alta on http://$(or $(HOST),$(ALTA_HOST),127.0.0.1):$(or $(PORT),$(ALTA_PORT),8000) (SQLite, demo ONNX model, template fallback)"
 	@echo "make test     set up and run the whole test suite"
 	@echo "make bench    template and API throughput/latency table"
 	@echo "make bench-translation  translation chrF/BLEU (TICO-19 dev), term accuracy, placeholders, pages/min"
@@ -71,7 +73,7 @@ run: $(VENV)/.serve $(VENV)/.constrain webapp/dist/index.html system-deps-run
 	$(PY) -m backend migrate
 	$(PY) -m backend dev-key
 	$(PY) -m backend dev-user
-	$(PY) -m backend serve --host $(HOST) --port $(PORT)
+	$(PY) -m backend serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 test: $(VENV)/.dev webapp/dist/index.html system-deps-test
 	$(PY) -m pytest
