@@ -27,7 +27,7 @@ from backend.api.routes import users as users_route
 from backend.api.security import SecurityHeadersMiddleware, SecurityPolicy
 from backend.core.config import Settings, get_settings
 from backend.db.session import make_engine, make_sessionmaker
-from backend.engines.base import build_registry
+from backend.engines.registry import build_registry
 from backend.services import recovery
 from backend.services.admission import AdmissionControl
 from backend.services.translation import JobRunner

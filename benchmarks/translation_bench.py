@@ -37,7 +37,8 @@ import sacrebleu
 
 from backend.core.config import Settings
 from backend.engines.apertium import ApertiumEngine, installed_modes
-from backend.engines.base import Engine, GenerationParams, build_registry
+from backend.engines.base import Engine, GenerationParams
+from backend.engines.registry import build_registry
 from clinical.contract import translation_messages
 from clinical.glossary import hints, load_glossary
 from clinical.translate import Answer, TranslationError, translate_document

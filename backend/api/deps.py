@@ -12,7 +12,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.orm import Session
 
 from backend.api.auth import Caller, resolve_caller
-from backend.engines.base import EngineRegistry
+from backend.engines.registry import EngineRegistry
 from backend.services.documents import Actor
 
 

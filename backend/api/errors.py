@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend.api.deps import refused_credentials
+from backend.api.openai_errors import openai_error
 from backend.services.errors import DomainError
 from clinical.record import field_errors
 
@@ -139,8 +140,6 @@ def install_error_handlers(app: FastAPI) -> None:
         # FastAPI raises some before a route's own error handling runs (a body that is not UTF-8
         # JSON text is a 400): on /v1 they too take OpenAI's error shape.
         if request.url.path.startswith("/v1/"):
-            from backend.api.routes.openai import openai_error  # the route module imports this one
-
             return openai_error(exc.status_code, str(exc.detail), headers=exc.headers)
         return await http_exception_handler(request, exc)
 

@@ -31,7 +31,6 @@ from backend.engines.base import (
     EngineHealth,
     GenerationParams,
     Messages,
-    register,
 )
 from clinical.contract import TRANSLATION_USER_PREFIX
 from clinical.glossary import Glossary
@@ -186,6 +185,9 @@ class ApertiumEngine(Engine):
         # Apertium ends its output with the input's final newline, or adds none; keep the input's.
         return translated if text.endswith("\n") else translated.rstrip("\n")
 
+    def chat_tasks(self) -> tuple[str, ...]:
+        return self.tasks  # a model engine answers chat messages for every task it serves
+
     async def complete(self, messages: Messages, task: str, params: GenerationParams | None = None) -> Completion:
         if task != TASK:
             raise self._unsupported(task)
@@ -198,8 +200,3 @@ class ApertiumEngine(Engine):
             raise self._unsupported(task)
         # Apertium translates a text at once; the stream is that text in one chunk.
         yield await self.translate(source_text(messages))
-
-
-@register("apertium")
-def _factory(settings: Settings) -> Engine:
-    return ApertiumEngine.from_settings(settings)

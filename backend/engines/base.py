@@ -1,9 +1,9 @@
-"""The engine interface every draft writer implements, and the registry that orders them."""
+"""The engine interface every draft writer implements (the registry that orders them: ``registry.py``)."""
 
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from backend.core.config import Settings
@@ -84,6 +84,7 @@ class Engine(abc.ABC):
 
     ``tasks`` names what the engine was trained for ("epicrisis", "translation"); callers pick engines
     with :meth:`EngineRegistry.for_task`. An engine asked for a task it lacks raises EngineUnsupported.
+    :meth:`chat_tasks` declares which of them it answers as chat messages (``/v1``).
     """
 
     name: str
@@ -94,6 +95,17 @@ class Engine(abc.ABC):
 
     def supports(self, task: str) -> bool:
         return task in self.tasks
+
+    def chat_tasks(self) -> tuple[str, ...]:
+        """The tasks this engine answers as chat messages (``complete``/``stream_complete``, so ``/v1``).
+
+        Every task by default; an engine that writes only from records returns ``()``. Declared, not
+        guessed from which methods a subclass overrides.
+        """
+        return self.tasks
+
+    def chats(self, task: str) -> bool:
+        return task in self.chat_tasks()
 
     def _unsupported(self, task: str) -> EngineUnsupported:
         return EngineUnsupported(f"engine {self.name!r} does not do {task!r} (it does: {', '.join(self.tasks)})")
@@ -115,6 +127,11 @@ class Engine(abc.ABC):
         """Chunks whose concatenation is exactly what ``generate`` returns."""
         return self.stream_complete(epicrisis_messages(stay), "epicrisis")
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Engine:
+        """The engine as ``ALTA_*`` settings configure it (what the registry builds)."""
+        return cls()
+
     @abc.abstractmethod
     async def health(self) -> EngineHealth: ...
 
@@ -128,50 +145,3 @@ class Engine(abc.ABC):
     async def aclose(self) -> None:
         """What the app awaits at shutdown: :meth:`close`, or an engine's own async clean-up."""
         self.close()
-
-
-EngineFactory = Callable[[Settings], Engine]
-
-
-class EngineRegistry:
-    """Engines by name, in the configured fallback order."""
-
-    def __init__(self, engines: list[Engine]) -> None:
-        if not engines:
-            raise ValueError("configure at least one engine (ALTA_ENGINES), e.g. [\"template\"]")
-        self._engines = {e.name: e for e in engines}
-        self.order = [e.name for e in engines]
-
-    def __iter__(self):
-        return (self._engines[name] for name in self.order)
-
-    def for_task(self, task: str) -> list[Engine]:
-        """The engines that do ``task``, in the configured order."""
-        return [e for e in self if e.supports(task)]
-
-    def get(self, name: str) -> Engine:
-        try:
-            return self._engines[name]
-        except KeyError:
-            raise KeyError(f"unknown engine {name!r}; available: {', '.join(self.order)}") from None
-
-
-_FACTORIES: dict[str, EngineFactory] = {}
-
-
-def register(name: str) -> Callable[[EngineFactory], EngineFactory]:
-    def wrap(factory: EngineFactory) -> EngineFactory:
-        _FACTORIES[name] = factory
-        return factory
-    return wrap
-
-
-def build_registry(names: list[str], settings: Settings) -> EngineRegistry:
-    # Importing the modules registers their factories; an engine whose module is missing is a
-    # configuration error raised at start-up, not at the first request.
-    from backend.engines import apertium, onnx, template, vllm  # noqa: F401
-
-    unknown = [n for n in names if n not in _FACTORIES]
-    if unknown:
-        raise ValueError(f"ALTA_ENGINES names unknown engines {unknown}; known: {sorted(_FACTORIES)}")
-    return EngineRegistry([_FACTORIES[n](settings) for n in names])

@@ -30,7 +30,6 @@ from backend.engines.base import (
     EngineHealth,
     GenerationParams,
     Messages,
-    register,
 )
 from backend.engines.bundle import BundleError, ServedBundle, resolve_bundle
 from backend.engines.constraint import GrammarConstraints, TokenConstraint, load_constraints
@@ -197,6 +196,9 @@ class OnnxEngine(Engine):
         future.add_done_callback(lambda _f: self._release())
         return asyncio.wrap_future(future), cancel
 
+    def chat_tasks(self) -> tuple[str, ...]:
+        return self.tasks  # a model engine answers chat messages for every task it serves
+
     async def complete(self, messages: Messages, task: str, params: GenerationParams | None = None) -> Completion:
         prompt_ids, sampling, constraint = self._request(messages, task, params)
 
@@ -256,8 +258,3 @@ class OnnxEngine(Engine):
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
-
-
-@register("onnx")
-def _factory(settings: Settings) -> Engine:
-    return OnnxEngine.from_settings(settings)

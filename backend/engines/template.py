@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from backend.core.config import Settings
 from backend.engines.base import (
     Completion,
     Draft,
@@ -13,7 +12,6 @@ from backend.engines.base import (
     EngineUnsupported,
     GenerationParams,
     Messages,
-    register,
 )
 from clinical.contract import record_from_messages
 from clinical.record import HospitalStay
@@ -54,10 +52,9 @@ class TemplateEngine(Engine):
         for i, section in enumerate(sections):
             yield ("" if i == 0 else "\n\n") + f"{section.title}\n{section.body}" + ("\n" if i == len(sections) - 1 else "")
 
+    def chat_tasks(self) -> tuple[str, ...]:
+        # Chat only in the sense of the prompt contract's epicrisis message, whose record it writes from.
+        return ("epicrisis",)
+
     async def health(self) -> EngineHealth:
         return EngineHealth(True, "jinja2 templates loaded")
-
-
-@register("template")
-def _factory(_settings: Settings) -> Engine:
-    return TemplateEngine()

@@ -54,7 +54,6 @@ from backend.engines.base import (
     EngineUnsupported,
     GenerationParams,
     Messages,
-    register,
 )
 from backend.engines.breaker import CircuitBreaker
 from backend.engines.openai_protocol import (
@@ -426,6 +425,9 @@ class VllmEngine(Engine):
         server = next((s for s in self.servers if s.url == url), None)
         return (server.models or {}).get(model) or "unreported" if server else "unreported"
 
+    def chat_tasks(self) -> tuple[str, ...]:
+        return self.tasks  # a model engine answers chat messages for every task it serves
+
     async def complete(self, messages: Messages, task: str, params: GenerationParams | None = None) -> Completion:
         """The whole answer, read as a stream: a hung server is then found within the first-token
         timeout, not the total one (a non-streamed answer shows no sign of life until it is done)."""
@@ -481,8 +483,3 @@ class VllmEngine(Engine):
         if self._http is not None:
             await self._http.aclose()
             self._http = None
-
-
-@register("vllm")
-def _factory(settings: Settings) -> Engine:
-    return VllmEngine.from_settings(settings)

@@ -17,7 +17,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from backend.core import metrics
-from backend.engines.base import Draft, Engine, EngineRegistry
+from backend.engines.base import Draft, Engine
+from backend.engines.registry import EngineRegistry
 from backend.services.documents import Fallback
 from backend.services.errors import NoEngineAvailable
 from backend.services.fallback import StreamBroken, StreamEvent, first_answer, first_stream

@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from backend.db.models import AuditEvent, Generation
-from backend.engines.base import EngineBusy, EngineHealth, EngineRegistry
+from backend.engines.base import EngineBusy, EngineHealth
+from backend.engines.registry import EngineRegistry
 from backend.engines.template import TemplateEngine
 
 EPICRISIS = "/api/v1/epicrisis"

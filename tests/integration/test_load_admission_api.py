@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 from backend.app import create_app
 from backend.core.config import Settings
 from backend.db.models import Document, Generation
-from backend.engines.base import EngineHealth, EngineRegistry
+from backend.engines.base import EngineHealth
+from backend.engines.registry import EngineRegistry
 from backend.engines.template import TemplateEngine
 
 EPICRISIS = "/api/v1/epicrisis"

@@ -15,10 +15,11 @@ from fastapi.testclient import TestClient
 
 from backend.app import create_app
 from backend.core.config import Settings
-from backend.engines.base import EngineBusy, build_registry
+from backend.engines.base import EngineBusy
 from backend.engines.bundle import BundleError, open_bundle
 from backend.engines.decoding import SamplingParams
 from backend.engines.onnx import OnnxEngine
+from backend.engines.registry import build_registry
 from clinical.contract import GOLDEN_TODAY
 from clinical.record import HospitalStay
 from export import testing

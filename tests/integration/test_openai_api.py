@@ -16,10 +16,11 @@ from fastapi.testclient import TestClient
 
 from backend.app import create_app
 from backend.core.config import Settings
-from backend.engines.base import Completion, Engine, EngineHealth, EngineRegistry, GenerationParams
+from backend.engines.base import Completion, Engine, EngineHealth, GenerationParams
 from backend.engines.bundle import open_bundle
 from backend.engines.onnx import OnnxEngine
 from backend.engines.openai_protocol import MalformedAnswer
+from backend.engines.registry import EngineRegistry
 from clinical.contract import epicrisis_messages
 from clinical.record import HospitalStay
 from export import testing

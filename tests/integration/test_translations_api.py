@@ -24,7 +24,8 @@ from backend.app import create_app
 from backend.core.config import Settings
 from backend.db.models import AuditEvent, TranslationCacheEntry, TranslationJob, utcnow
 from backend.engines.apertium import installed_modes
-from backend.engines.base import EngineBusy, EngineHealth, EngineRegistry
+from backend.engines.base import EngineBusy, EngineHealth
+from backend.engines.registry import EngineRegistry
 from backend.engines.template import TemplateEngine
 from export import testing
 from tests.translation_support import (

@@ -14,8 +14,9 @@ import time
 import pytest
 
 from backend.core.config import Settings
-from backend.engines.base import EngineBusy, EngineError, EngineUnsupported, GenerationParams, build_registry
+from backend.engines.base import EngineBusy, EngineError, EngineUnsupported, GenerationParams
 from backend.engines.openai_protocol import MalformedAnswer
+from backend.engines.registry import build_registry
 from backend.engines.vllm import VllmEngine, VllmTimeout, VllmTimeouts, VllmUnavailable, normalise_base_url
 from backend.services.fallback import reason_kind
 from tests.fixtures.vllm.replay import ReplayServer, Reply, closed_port_url, sse_events

@@ -16,7 +16,8 @@ from pydantic import BaseModel, Field
 from backend.api.deps import GenerateActor, RegistryDep
 from backend.api.errors import error_responses
 from backend.api.schemas import DocumentOut, EpicrisisIn
-from backend.engines.base import Draft, EngineRegistry
+from backend.engines.base import Draft
+from backend.engines.registry import EngineRegistry
 from backend.services import documents as docs
 from backend.services import idempotency
 from backend.services.admission import AdmissionDep

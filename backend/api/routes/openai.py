@@ -29,8 +29,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.deps import GenerateActor, RegistryDep, refused_credentials
 from backend.api.errors import redacted_errors, schema_names
+from backend.api.openai_errors import OpenAIError, OpenAIErrorOut, openai_error
 from backend.api.schemas import ChecksOut, FallbackOut
-from backend.engines.base import Completion, ContextLengthExceeded, Engine, EngineRegistry, GenerationParams
+from backend.engines.base import Completion, ContextLengthExceeded, Engine, GenerationParams
+from backend.engines.registry import EngineRegistry
 from backend.services.admission import AdmissionDep
 from backend.services.errors import DomainError, NoEngineAvailable
 from backend.services.fallback import StreamBroken, first_answer, first_stream
@@ -145,29 +147,7 @@ class ModelList(BaseModel):
     data: list[ModelCard]
 
 
-class OpenAIError(BaseModel):
-    message: str
-    type: str
-    param: str | None = None
-    code: str | None = None
-
-
-class OpenAIErrorOut(BaseModel):
-    error: OpenAIError
-
-
-# --- errors in OpenAI's shape ---------------------------------------------------------------
-
-_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-                404: "not_found_error", 409: "conflict_error", 413: "invalid_request_error",
-                422: "invalid_request_error", 429: "rate_limit_error"}
-
-
-def openai_error(status: int, message: str, *, param: str | None = None, code: str | None = None,
-                 headers: dict[str, str] | None = None) -> JSONResponse:
-    body = OpenAIErrorOut(error=OpenAIError(message=message, type=_ERROR_TYPES.get(status, "server_error"),
-                                            param=param, code=code))
-    return JSONResponse(body.model_dump(), status, headers=headers)
+# --- errors in OpenAI's shape (the wire shape: backend.api.openai_errors) -------------------
 
 
 def _domain_error(exc: DomainError) -> JSONResponse:
@@ -266,16 +246,11 @@ class _TooLong:
                                   "together): shorten them or lower max_tokens")
 
 
-def chats(engine: Engine) -> bool:
-    """Whether the engine answers chat messages (the template engine writes from records only)."""
-    return type(engine).complete is not Engine.complete
-
-
 def served_models(registry: EngineRegistry) -> list[str]:
-    """Tasks first (in the order the engines list them), then ``<engine>/<task>`` for each engine."""
-    engines = [e for e in registry if chats(e)]
-    tasks = list(dict.fromkeys(t for e in engines for t in e.tasks))
-    return tasks + [f"{e.name}/{t}" for e in engines for t in e.tasks]
+    """Tasks first (in the order the engines list them), then ``<engine>/<task>`` for each engine,
+    for the tasks each engine declares it answers as chat (:meth:`Engine.chat_tasks`)."""
+    tasks = list(dict.fromkeys(t for e in registry for t in e.chat_tasks()))
+    return tasks + [f"{e.name}/{t}" for e in registry for t in e.chat_tasks()]
 
 
 @dataclass(frozen=True)
@@ -292,7 +267,7 @@ def resolve(registry: EngineRegistry, model: str) -> Target:
     name, sep, task = model.partition("/")
     if sep:
         return Target(task, [registry.get(name)])
-    return Target(model, [e for e in registry.for_task(model) if chats(e)])
+    return Target(model, [e for e in registry.for_task(model) if e.chats(model)])
 
 
 # --- routes ---------------------------------------------------------------------------------

@@ -11,7 +11,8 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.core.config import Settings
-from backend.engines.base import Engine, EngineBusy, EngineError, EngineRegistry, GenerationParams
+from backend.engines.base import Engine, EngineBusy, EngineError, GenerationParams
+from backend.engines.registry import EngineRegistry
 from backend.services.errors import NoEngineAvailable, NoTranslationEngine, TranslationFailed
 from backend.services.fallback import first_answer
 from backend.services.translation.cache import DatabaseChunkCache

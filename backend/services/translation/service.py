@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.core.config import Settings
 from backend.db.models import TranslationJob, utcnow
-from backend.engines.base import Engine, EngineRegistry
+from backend.engines.base import Engine
+from backend.engines.registry import EngineRegistry
 from backend.services.documents import Actor
 from backend.services.errors import DomainError, InvalidDocument, OcrMissing
 from backend.services.translation.engines import Progress, translate_with_engines, translation_engines

@@ -1,0 +1,110 @@
+"""The layers point one way (ARCHITECTURE.md): imports read with ``ast``, nothing imported or run.
+
+Every import statement counts, at module level or inside a function: a lazy import still ties the two
+modules together, and it is how import circles hide.
+"""
+from __future__ import annotations
+
+import ast
+from functools import cache
+from pathlib import Path
+
+from tests.support import REPO
+
+# Imports of training/ that product code still makes, each with the issue that removes it. The list
+# only shrinks: an entry that no longer imports training/ fails the test until it is struck off.
+STILL_IMPORTING_TRAINING = {
+    "backend.cli": "issue 19: the vLLM command builder moves beside the training configs",
+    "export.testing": "issue 19: tiny test models built by a script shared by tests and benchmarks",
+}
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+@cache
+def modules(package: str) -> dict[str, Path]:
+    return {_module_name(p): p for p in sorted((REPO / package).rglob("*.py"))}
+
+
+def imports(name: str, path: Path, known: frozenset[str] = frozenset()) -> set[str]:
+    """What ``name`` imports: ``from a.b import c`` is ``a.b.c`` when that is a module in ``known``, else ``a.b``."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parent, *([node.module] if node.module else [])])
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                found.add(sub if sub in known else base)
+    return found
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan's algorithm, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+def test_no_import_circle_in_backend():
+    known = modules("backend")
+    graph = {name: {m for m in imports(name, path, frozenset(known)) if m in known and m != name}
+             for name, path in known.items()}
+    assert _cycles(graph) == []
+
+
+def test_the_cycle_finder_finds_a_circle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_backend_and_export_do_not_import_training():
+    importing = {name for package in ("backend", "export") for name, path in modules(package).items()
+                 if any(m == "training" or m.startswith("training.") for m in imports(name, path))}
+    assert importing == set(STILL_IMPORTING_TRAINING), (
+        "backend/ and export/ must not import training/ (ARCHITECTURE.md: dependencies point one way); "
+        f"new: {sorted(importing - set(STILL_IMPORTING_TRAINING))}, "
+        f"fixed (strike them off STILL_IMPORTING_TRAINING): {sorted(set(STILL_IMPORTING_TRAINING) - importing)}")
