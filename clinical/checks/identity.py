@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from clinical.checks.context import Context, fold1, norm
 from clinical.checks.record_index import normalise_identifier, number_value
-from clinical.deid.name_gazetteer import load_gazetteer
+from clinical.deid.names.gazetteer import load_gazetteer
 from clinical.extract import find_dates
 from clinical.record import DischargeCondition, DischargeDestination, Sex
 

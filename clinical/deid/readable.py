@@ -6,7 +6,7 @@ else, because every mask costs twice: the translator sees ``__PHI_SEXO_1__ de __
 instead of "Mujer de 52 años", and re-identification puts the Spanish words back into the English
 text ("Mujer of 52 años"). So :func:`keep_readable` drops, from a MEDDOCAN-typed analysis:
 
-- relatives mentioned without a name ("su madre"; :mod:`clinical.deid.kinship`);
+- relatives mentioned without a name ("su madre"; :mod:`clinical.deid.names.kinship`);
 - descriptions of the patient ("casada", "de origen boliviano";
   :mod:`clinical.deid.recognizers.subject_descriptor`);
 - the patient's sex;
@@ -18,8 +18,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from clinical.deid.kinship import drop_kinship_terms
-from clinical.deid.name_gazetteer import NameGazetteer
+from clinical.deid.names.gazetteer import NameGazetteer
+from clinical.deid.names.kinship import drop_kinship_terms
 from clinical.deid.recognizers.subject_descriptor import drop_subject_descriptors
 from clinical.deid.span import PhiSpan
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from clinical.deid.boundaries import is_identifier_label
+from clinical.deid.crf.boundaries import is_identifier_label
 from clinical.deid.span import PhiSpan
 
 __all__ = ["merge_spans"]

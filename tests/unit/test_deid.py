@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from clinical.deid import Analyzer, check_placeholders, default_analyzer, deidentify, reidentify
 from clinical.deid.__main__ import main
-from clinical.deid.brat import format_ann, parse_ann, read_corpus, write_corpus
-from clinical.deid.crf_recognizer import DEFAULT_MODEL_PATH, CrfRecognizer
+from clinical.deid.corpus.brat import format_ann, parse_ann, read_corpus, write_corpus
+from clinical.deid.crf.recognizer import DEFAULT_MODEL_PATH, CrfRecognizer
 from clinical.deid.span import PhiSpan
 
 NOTE = (
@@ -113,7 +113,7 @@ def test_annotate_command_writes_one_ann_per_txt(tmp_path) -> None:
 
 
 def test_training_is_deterministic(tmp_path) -> None:
-    from clinical.deid.training import TrainConfig, train
+    from clinical.deid.crf.training import TrainConfig, train
 
     corpus = write_corpus(read_corpus("third_party/meddocan/train")[:4], tmp_path / "corpus")
     models = [train(TrainConfig(train=corpus, out=tmp_path / f"m{i}", max_iterations=15)) for i in range(2)]

@@ -13,12 +13,17 @@ from hypothesis import strategies as st
 
 from clinical.deid import Analyzer, check_placeholders, default_analyzer, deidentify, reidentify
 from clinical.deid.__main__ import main
-from clinical.deid.brat import format_ann, read_corpus, write_corpus
-from clinical.deid.name_consistency import harmonise_person_types, propagate_name_variants
-from clinical.deid.name_extension import complete_names, drop_model_spans_around_names
-from clinical.deid.name_gazetteer import load_gazetteer
-from clinical.deid.name_gazetteer_build import GazetteerConfig, build_gazetteer, build_places, write_gazetteer
-from clinical.deid.organisations import fix_organisations
+from clinical.deid.corpus.brat import format_ann, read_corpus, write_corpus
+from clinical.deid.names.consistency import harmonise_person_types, propagate_name_variants
+from clinical.deid.names.extension import complete_names, drop_model_spans_around_names
+from clinical.deid.names.gazetteer import load_gazetteer
+from clinical.deid.names.gazetteer_build import (
+    GazetteerConfig,
+    build_gazetteer,
+    build_places,
+    write_gazetteer,
+)
+from clinical.deid.places.organisations import fix_organisations
 from clinical.deid.recognizers import (
     GazetteerNameRecognizer,
     HealthUnitRecognizer,

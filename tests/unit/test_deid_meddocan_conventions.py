@@ -10,10 +10,11 @@ from __future__ import annotations
 import pytest
 
 from clinical.deid import Analyzer, deidentify
-from clinical.deid.boundaries import fix_boundaries
-from clinical.deid.geo_gazetteer import load_geo, match_places
-from clinical.deid.name_extension import end_names_at_organisations
-from clinical.deid.name_gazetteer import load_gazetteer
+from clinical.deid.crf.boundaries import fix_boundaries
+from clinical.deid.crf.tokenizer import tokenize
+from clinical.deid.names.extension import end_names_at_organisations
+from clinical.deid.names.gazetteer import load_gazetteer
+from clinical.deid.places.geo_gazetteer import load_geo, match_places
 from clinical.deid.readable import keep_readable
 from clinical.deid.recognizers import (
     DateRecognizer,
@@ -22,7 +23,6 @@ from clinical.deid.recognizers import (
     SubjectDescriptorRecognizer,
 )
 from clinical.deid.span import PhiSpan
-from clinical.deid.tokenizer import tokenize
 
 
 def surfaces(text: str, spans: list[PhiSpan]) -> list[tuple[str, str]]:
@@ -135,7 +135,7 @@ def test_makers_cited_with_their_town_and_country(text: str, expected: list[str]
 
 
 def test_the_translation_leak_rate_counts_only_what_translation_must_mask() -> None:
-    from clinical.deid.evaluate import EvalReport
+    from clinical.deid.corpus.evaluate import EvalReport
 
     text = "Mujer de 52 años, vive en Getxo."
     gold = [PhiSpan(0, 5, "SEXO_SUJETO_ASISTENCIA"), PhiSpan(9, 16, "EDAD_SUJETO_ASISTENCIA"),

@@ -106,7 +106,7 @@ def test_longest_span_wins_otherwise() -> None:
 
 
 def test_boundary_fixes() -> None:
-    from clinical.deid.boundaries import fix_boundaries
+    from clinical.deid.crf.boundaries import fix_boundaries
 
     text = "Remitido por: Doctora Marta García. Hospital de Getafe Carretera Toledo 28905 La Habana CURP"
     spans = [

@@ -6,6 +6,8 @@ modules together, and it is how import circles hide.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -108,3 +110,27 @@ def test_backend_and_export_do_not_import_training():
         "backend/ and export/ must not import training/ (ARCHITECTURE.md: dependencies point one way); "
         f"new: {sorted(importing - set(STILL_IMPORTING_TRAINING))}, "
         f"fixed (strike them off STILL_IMPORTING_TRAINING): {sorted(set(STILL_IMPORTING_TRAINING) - importing)}")
+
+
+def test_deid_keeps_its_core_at_the_root_and_the_rest_in_rooms():
+    root = sorted(p.name for p in (REPO / "clinical" / "deid").glob("*.py"))
+    assert len(root) <= 12, root
+    rooms = {p.name for p in (REPO / "clinical" / "deid").iterdir() if (p / "__init__.py").exists()}
+    assert rooms >= {"recognizers", "names", "places", "crf", "corpus"}
+
+
+def test_the_analyzer_passes_are_one_named_ordered_list():
+    from clinical.deid.analyzer import PASSES
+
+    names = [p.name for p in PASSES]
+    assert len(set(names)) == len(names)
+    assert names.index("merge spans") < names.index("fix organisations") < names.index("keep readable")
+
+
+def test_the_server_does_not_import_corpus_tooling_or_training():
+    # A fresh interpreter: what importing the app loads, not what other tests loaded here.
+    code = ("import sys, backend.app; print('\\n'.join(m for m in sys.modules if m.startswith("
+            "('clinical.deid.corpus', 'clinical.deid.crf.training', 'clinical.deid.names.gazetteer_build', "
+            "'clinical.deid.places.geo_build', 'training'))))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    assert out.split() == []

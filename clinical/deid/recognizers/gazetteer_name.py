@@ -10,7 +10,7 @@ Jiménez", "Calle Miguel Benítez 90"), after a saint's title ("San Juan") or fo
 number is left alone.
 
 The type is the patient's, the commonest person in a clinical note; the document-level
-consistency step (:mod:`clinical.deid.name_consistency`) gives the name the type a trigger or the
+consistency step (:mod:`clinical.deid.names.consistency`) gives the name the type a trigger or the
 statistical model found for it elsewhere in the document.
 """
 
@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import re
 
-from clinical.deid.name_gazetteer import NameGazetteer, load_gazetteer
-from clinical.deid.name_scan import organisation_before, scan_name
-from clinical.deid.name_words import ORGANISATION_WORDS
+from clinical.deid.names.gazetteer import NameGazetteer, load_gazetteer
+from clinical.deid.names.scan import organisation_before, scan_name
+from clinical.deid.names.words import ORGANISATION_WORDS
 from clinical.deid.span import PhiSpan
 
 __all__ = ["GazetteerNameRecognizer"]

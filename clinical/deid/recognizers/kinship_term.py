@@ -7,7 +7,7 @@ kinship word with a following "materno/paterna", "mayor/menor" or "gemelo", and 
 number from two up ("dos hijos", "ambos progenitores"), but not "un"/"una" nor "la familia"
 (annotated about as often as not). "Células madre" and "solución madre" are not relatives.
 
-For translation these spans are dropped again (:mod:`clinical.deid.kinship`): only relatives'
+For translation these spans are dropped again (:mod:`clinical.deid.names.kinship`): only relatives'
 names are masked there.
 """
 

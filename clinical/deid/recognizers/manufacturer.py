@@ -2,7 +2,7 @@
 
 MEDDOCAN's guidelines annotate companies as ``INSTITUCION``, and case reports name the maker of a
 drug or device right after its registered brand. The brand itself is not PHI (see
-:mod:`clinical.deid.organisations`); the capitalised words after "®," up to the next comma,
+:mod:`clinical.deid.places.organisations`); the capitalised words after "®," up to the next comma,
 semicolon or parenthesis are the maker. Two more ways case reports cite a maker, both ending in
 the maker's town and country: "KeraOs® (Keramat, Coruña, España)" (the maker opens the
 parenthesis after the brand) and "(Sonos 100 CF, Hewlett Packard, Massachusetts, USA)" (product,
@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import re
 
-from clinical.deid.geo_gazetteer import match_places
+from clinical.deid.crf.tokenizer import tokenize
+from clinical.deid.places.geo_gazetteer import match_places
 from clinical.deid.recognizers.pattern_recognizer import PatternRecognizer
 from clinical.deid.span import PhiSpan
-from clinical.deid.tokenizer import tokenize
 
 __all__ = ["ManufacturerRecognizer"]
 

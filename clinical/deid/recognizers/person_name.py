@@ -15,7 +15,7 @@ in front says both that a name follows and whose it is, so each trigger carries 
 
 Only the name is the span, never the trigger (MEDDOCAN's guidelines), except a kinship word right
 before a relative's name, which MEDDOCAN annotates with it ("madre Teresa Rodríguez"; for
-translation, :mod:`clinical.deid.kinship` cuts it off again). A strong trigger (a field
+translation, :mod:`clinical.deid.names.kinship` cuts it off again). A strong trigger (a field
 label or a title) takes any capitalised word that is not a known non-name; a weak one (a bare
 "paciente", "enfermera", "madre") needs the first word to be in the gazetteer. A trigger inside
 the name of a hospital or a street ("Hospital Dr. Sótero del Río") is ignored.
@@ -27,9 +27,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from clinical.deid.name_gazetteer import NameGazetteer, load_gazetteer
-from clinical.deid.name_scan import organisation_before, scan_name
-from clinical.deid.name_words import ORGANISATION_WORDS
+from clinical.deid.names.gazetteer import NameGazetteer, load_gazetteer
+from clinical.deid.names.scan import organisation_before, scan_name
+from clinical.deid.names.words import ORGANISATION_WORDS
 from clinical.deid.span import PhiSpan
 
 __all__ = ["PATIENT", "RELATIVE", "STAFF", "PersonNameRecognizer"]

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cache
 
-from clinical.deid.name_words import fold
-from clinical.deid.place_gazetteer import read_data_table
+from clinical.deid.names.words import fold
+from clinical.deid.places.place_gazetteer import read_data_table
 
 __all__ = ["GEO_FILE", "load_geo", "match_places"]
 
@@ -23,7 +23,7 @@ _MAX_WORDS = 6  # tokens, punctuation included: "EE . UU ."
 @cache
 def load_geo() -> dict[tuple[str, ...], str]:
     """Folded token tuple ("fort", "worth") -> ``city``, ``region`` or ``country``."""
-    from clinical.deid.tokenizer import tokenize
+    from clinical.deid.crf.tokenizer import tokenize
 
     rows = read_data_table(GEO_FILE, "place gazetteer", "python -m clinical.deid geo")
     table: dict[tuple[str, ...], str] = {}

@@ -6,7 +6,7 @@ import csv
 from functools import cache
 from importlib import resources
 
-from clinical.deid.name_words import fold
+from clinical.deid.names.words import fold
 
 __all__ = ["PLACES_FILE", "load_places", "read_data_table"]
 

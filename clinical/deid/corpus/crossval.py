@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from clinical.deid.analyzer import Analyzer
-from clinical.deid.brat import read_corpus
-from clinical.deid.evaluate import EvalReport
-from clinical.deid.training import TrainConfig, train_on
+from clinical.deid.corpus.brat import read_corpus
+from clinical.deid.corpus.evaluate import EvalReport
+from clinical.deid.crf.training import TrainConfig, train_on
 
 __all__ = ["crossvalidate"]
 

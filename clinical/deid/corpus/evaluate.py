@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clinical.deid.brat import BratDocument
+from clinical.deid.corpus.brat import BratDocument
 from clinical.deid.span import PhiSpan
 
 __all__ = ["EvalReport", "evaluate", "format_table"]

@@ -11,18 +11,18 @@ import logging
 import threading
 from pathlib import Path
 
-from clinical.deid.bio import decode
-from clinical.deid.boundaries import fix_boundaries
-from clinical.deid.features import document_features
+from clinical.deid.crf.bio import decode
+from clinical.deid.crf.boundaries import fix_boundaries
+from clinical.deid.crf.features import document_features
+from clinical.deid.crf.tokenizer import tokenize
 from clinical.deid.span import PhiSpan
-from clinical.deid.tokenizer import tokenize
 
 __all__ = ["CrfRecognizer", "DEFAULT_MODEL_PATH", "import_crfsuite"]
 
 logger = logging.getLogger(__name__)
 
 # models/deid/ at the repository root, next to the other artefacts Alta ships.
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[2] / "models" / "deid" / "model.crfsuite"
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[3] / "models" / "deid" / "model.crfsuite"
 
 
 def import_crfsuite():

@@ -5,7 +5,7 @@
 
 The place table (``places.tsv``: towns, regions and countries, ``TERRITORIO`` or ``PAIS``) is
 built alongside from ``places_alta.tsv`` and the train split's ``TERRITORIO``/``PAIS`` spans
-without digits; :mod:`clinical.deid.organisations` uses it to cut a town off a hospital's name.
+without digits; :mod:`clinical.deid.places.organisations` uses it to cut a town off a hospital's name.
 
 Sources, recorded per word in the ``sources`` column:
 
@@ -18,8 +18,8 @@ Sources, recorded per word in the ``sources`` column:
   as given names, and the rest are surnames. Only the train split is read, never dev or test.
 
 Only single words are kept, without particles ("de la Cruz" gives "Cruz"), and never a word the
-name recognisers treat as something else (:data:`~clinical.deid.name_words.NOT_NAMES`, kinship
-terms, the big cities of :data:`~clinical.deid.name_words.PLACE_WORDS`), so the table cannot make
+name recognisers treat as something else (:data:`~clinical.deid.names.words.NOT_NAMES`, kinship
+terms, the big cities of :data:`~clinical.deid.names.words.PLACE_WORDS`), so the table cannot make
 "Servicio", "Paciente" or "Madrid" a name.
 """
 
@@ -33,8 +33,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from clinical.deid.brat import read_corpus
-from clinical.deid.name_words import KINSHIP, KINSHIP_SURNAMES, NOT_NAMES, PARTICLES, PLACE_WORDS, fold
+from clinical.deid.corpus.brat import read_corpus
+from clinical.deid.names.words import KINSHIP, KINSHIP_SURNAMES, NOT_NAMES, PARTICLES, PLACE_WORDS, fold
 
 __all__ = ["GazetteerConfig", "build_gazetteer", "build_places", "write_gazetteer", "write_places"]
 
@@ -147,7 +147,7 @@ def build_gazetteer(config: GazetteerConfig) -> list[tuple[str, str, str]]:
 
 
 def write_gazetteer(rows: list[tuple[str, str, str]], out: Path) -> None:
-    """Write ``rows`` as the TSV :func:`clinical.deid.name_gazetteer.load_gazetteer` reads."""
+    """Write ``rows`` as the TSV :func:`clinical.deid.names.gazetteer.load_gazetteer` reads."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8", newline="\n") as handle:
         handle.write(_HEADER.format(what="Given names and surnames"))
@@ -182,7 +182,7 @@ def build_places(config: GazetteerConfig) -> list[tuple[str, str, str]]:
 
 
 def write_places(rows: list[tuple[str, str, str]], out: Path) -> None:
-    """Write ``rows`` as the TSV :func:`clinical.deid.place_gazetteer.load_places` reads."""
+    """Write ``rows`` as the TSV :func:`clinical.deid.places.place_gazetteer.load_places` reads."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8", newline="\n") as handle:
         handle.write(_HEADER.format(what="Towns, regions and countries"))

@@ -30,9 +30,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from clinical.deid.name_extension import PERSON_TYPES, only_ordinary_words
-from clinical.deid.name_gazetteer import NameGazetteer
-from clinical.deid.name_words import PARTICLES, fold, is_not_name
+from clinical.deid.names.extension import PERSON_TYPES, only_ordinary_words
+from clinical.deid.names.gazetteer import NameGazetteer
+from clinical.deid.names.words import PARTICLES, fold, is_not_name
 from clinical.deid.span import PhiSpan
 
 __all__ = ["harmonise_person_types", "propagate_name_variants"]

@@ -20,8 +20,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from clinical.deid.name_gazetteer import NameGazetteer
-from clinical.deid.name_words import ORGANISATION_WORDS, PARTICLES, PERSON_TOO, PLACE_WORDS, fold, is_not_name
+from clinical.deid.names.gazetteer import NameGazetteer
+from clinical.deid.names.words import (
+    ORGANISATION_WORDS,
+    PARTICLES,
+    PERSON_TOO,
+    PLACE_WORDS,
+    fold,
+    is_not_name,
+)
 from clinical.deid.span import PhiSpan
 
 __all__ = ["PERSON_TYPES", "complete_names", "cut_names_before_other_phi", "drop_model_spans_around_names",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from clinical.deid.crf.tokenizer import Token
 from clinical.deid.span import PhiSpan
-from clinical.deid.tokenizer import Token
 
 __all__ = ["decode", "encode"]
 

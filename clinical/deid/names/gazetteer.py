@@ -1,8 +1,8 @@
 """A gazetteer of Hispanic given names and surnames (Chile, Mexico, Spain) for the name recognisers.
 
 ``data/person_names.tsv`` (built by ``python -m clinical.deid gazetteer``, see
-:mod:`clinical.deid.name_gazetteer_build`) lists single words, each a ``given`` name, a
-``surname`` or both, compared in :func:`~clinical.deid.name_words.fold` form. The recognisers use
+:mod:`clinical.deid.names.gazetteer_build`) lists single words, each a ``given`` name, a
+``surname`` or both, compared in :func:`~clinical.deid.names.words.fold` form. The recognisers use
 it to decide whether a capitalised word after "paciente" starts a name, to extend a name over a
 surname the statistical model left out ("Rosa Elena Martínez" + "Fuentes"), and to find full
 names with no title in front ("Juan Pérez González refiere...").
@@ -16,7 +16,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from clinical.deid.name_words import fold
+from clinical.deid.names.words import fold
 
 __all__ = ["GAZETTEER_FILE", "NameGazetteer", "load_gazetteer"]
 

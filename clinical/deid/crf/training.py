@@ -15,11 +15,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from clinical.deid.bio import encode
-from clinical.deid.brat import BratDocument, read_corpus
-from clinical.deid.crf_recognizer import import_crfsuite
-from clinical.deid.features import document_features
-from clinical.deid.tokenizer import tokenize
+from clinical.deid.corpus.brat import BratDocument, read_corpus
+from clinical.deid.crf.bio import encode
+from clinical.deid.crf.features import document_features
+from clinical.deid.crf.recognizer import import_crfsuite
+from clinical.deid.crf.tokenizer import tokenize
 
 __all__ = ["MODEL_FILE", "TrainConfig", "corpus_fingerprint", "train", "train_on"]
 

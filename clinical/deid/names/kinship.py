@@ -16,8 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from clinical.deid.name_gazetteer import NameGazetteer
-from clinical.deid.name_words import PARTICLES, fold, is_not_name
+from clinical.deid.names.gazetteer import NameGazetteer
+from clinical.deid.names.words import PARTICLES, fold, is_not_name
 from clinical.deid.span import PhiSpan
 
 __all__ = ["drop_kinship_terms"]

@@ -23,7 +23,7 @@ import gettext
 import re
 from pathlib import Path
 
-from clinical.deid.name_words import NOT_NAMES, PARTICLES, fold
+from clinical.deid.names.words import NOT_NAMES, PARTICLES, fold
 
 __all__ = ["build_geo", "write_geo"]
 
@@ -97,7 +97,7 @@ def build_geo() -> list[tuple[str, str, str]]:
 
 
 def write_geo(rows: list[tuple[str, str, str]], path: Path) -> None:
-    """``rows`` as the TSV :mod:`clinical.deid.geo_gazetteer` reads, with its sources in the header."""
+    """``rows`` as the TSV :mod:`clinical.deid.places.geo_gazetteer` reads, with its sources in the header."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as handle:
         handle.write("# Towns, regions and countries for clinical.deid's CRF features. Built by "

@@ -19,8 +19,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from clinical.deid.name_words import PARTICLES, fold
-from clinical.deid.place_gazetteer import load_places
+from clinical.deid.names.words import PARTICLES, fold
+from clinical.deid.places.place_gazetteer import load_places
 from clinical.deid.span import PhiSpan
 
 __all__ = ["fix_organisations"]

@@ -19,9 +19,9 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from clinical.deid import surrogate_data as data
 from clinical.deid.recognizers.rfc import rfc_check_digit, rfc_is_valid
 from clinical.deid.span import PhiSpan
+from clinical.deid.surrogates import data
 from clinical.identifiers import check_identifier, curp_check_digit, luhn_check_digit, rut_check_digit
 
 __all__ = ["SurrogateOperator", "SurrogateResult"]

@@ -2,7 +2,7 @@
 
 No name lists: names come from the text itself, so the model generalises to people it never saw.
 Places are the exception: whether a token starts or continues a town, region or country name of
-the GeoNames/ISO 3166 gazetteer (:mod:`clinical.deid.geo_gazetteer`, sources unrelated to
+the GeoNames/ISO 3166 gazetteer (:mod:`clinical.deid.places.geo_gazetteer`, sources unrelated to
 MEDDOCAN, so training does not learn to trust its own annotations). Besides the usual
 word/shape/affix window, two kinds of context matter in clinical documents:
 
@@ -18,8 +18,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from clinical.deid.geo_gazetteer import match_places
-from clinical.deid.tokenizer import Token
+from clinical.deid.crf.tokenizer import Token
+from clinical.deid.places.geo_gazetteer import match_places
 
 __all__ = ["document_features"]
 

@@ -3,7 +3,7 @@
 Every name recogniser reads names the same way: words in title case ("Rosa Elena Martínez
 Fuentes", "Herrero-Hahn", "O'Ryan") or all in capitals ("PÉREZ GONZÁLEZ"), on one line, joined by
 spaces and the particles of Spanish names ("María de los Ángeles", "Pérez y Soto"); an initial
-("J.") or "Mª"/"Ma." may sit inside. A word of :data:`~clinical.deid.name_words.NOT_NAMES`
+("J.") or "Mª"/"Ma." may sit inside. A word of :data:`~clinical.deid.names.words.NOT_NAMES`
 ("Servicio", "Refiere", "RUT") ends the name, and a particle counts only when a name word follows
 it. The caller says how sure it is that a name starts here: after "Nombre:" any capitalised word
 will do; after a bare "paciente" the first word must be in the gazetteer.
@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from clinical.deid.name_gazetteer import NameGazetteer
-from clinical.deid.name_words import PARTICLES, fold, is_not_name
+from clinical.deid.names.gazetteer import NameGazetteer
+from clinical.deid.names.words import PARTICLES, fold, is_not_name
 
 __all__ = ["NameMatch", "organisation_before", "scan_name"]
 
