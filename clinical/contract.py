@@ -228,11 +228,18 @@ def golden_vectors() -> list[dict[str, Any]]:
     return vectors
 
 
+def record_schema() -> dict[str, Any]:
+    """The record's JSON Schema (``HospitalStay``, as the API validates it): what the page's form rules
+    (``webapp/src/schema.js``) must agree with, field by field."""
+    return HospitalStay.model_json_schema()
+
+
 def write_golden(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     dump = lambda obj: json.dumps(obj, ensure_ascii=False, indent=2) + "\n"  # noqa: E731
     (folder / "contract.json").write_text(dump(contract_spec()), encoding="utf-8")
     (folder / "golden.json").write_text(dump(golden_vectors()), encoding="utf-8")
+    (folder / "record.schema.json").write_text(dump(record_schema()), encoding="utf-8")
     from clinical.grammar import write_golden_grammars  # the grammar builder renders with the writer
 
     write_golden_grammars(folder / "grammars")
@@ -241,14 +248,14 @@ def write_golden(folder: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m clinical.contract", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    write = sub.add_parser("write-golden", help="rewrite contract.json, golden.json and grammars/*.ebnf")
+    write = sub.add_parser("write-golden", help="rewrite contract.json, golden.json, record.schema.json and grammars/*.ebnf")
     write.add_argument("--out", type=Path, default=Path("models/contract"))
     show = sub.add_parser("prompt", help="print the epicrisis prompt for a record JSON file")
     show.add_argument("record", type=Path)
     args = parser.parse_args(argv)
     if args.command == "write-golden":
         write_golden(args.out)
-        print(f"wrote {args.out}/contract.json, {args.out}/golden.json and {args.out}/grammars/")
+        print(f"wrote {args.out}/contract.json, {args.out}/golden.json, {args.out}/record.schema.json and {args.out}/grammars/")
     else:
         stay = HospitalStay.model_validate_json(args.record.read_bytes())
         sys.stdout.write(epicrisis_prompt(stay))

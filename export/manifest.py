@@ -14,8 +14,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-MANIFEST = "manifest.json"
-FORMAT = "alta-bundle/1"
+from clinical.model_bundle import BUNDLE_FORMAT as FORMAT
+from clinical.model_bundle import MANIFEST, BundleManifest
+
 TOOLS = ("torch", "transformers", "optimum", "optimum-onnx", "onnx", "onnxruntime", "onnx-ir", "tokenizers",
          "numpy")
 _BLOCK = 1 << 22
@@ -67,8 +68,9 @@ def write_manifest(root: Path, content: dict[str, Any]) -> Path:
     """
     files = file_entries(root)
     digest = hashlib.sha256("".join(f"{f['path']}\0{f['sha256']}\n" for f in files).encode()).hexdigest()
-    manifest = {"format": FORMAT, "version": digest[:12],
-                "created_at": datetime.now(UTC).isoformat(timespec="seconds"), **content, "files": files}
+    manifest = BundleManifest.model_validate({
+        "format": FORMAT, "version": digest[:12], "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **content, "files": files}).model_dump(exclude_unset=True)  # python mode: a NaN still fails below
     path = root / MANIFEST
     path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     return path

@@ -4,7 +4,8 @@ A bundle (written by ``python -m export bundle``) is served only if its files ar
 ``manifest.json`` lists: present under the same names, of the same size, and (for the files the
 engine will read) with the same sha256. A copy that went wrong on the way to a hospital server, or
 an external data file someone renamed, is refused at start-up with the file's name.
-No torch, no transformers, no onnx: this runs in the ``serve`` install.
+No torch, no transformers, no onnx: this runs in the ``serve`` install. The formats themselves are
+defined once, in :mod:`clinical.model_bundle`, which the exporter writes with.
 """
 
 from __future__ import annotations
@@ -17,13 +18,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-logger = logging.getLogger(__name__)
+from pydantic import ValidationError
 
-MANIFEST = "manifest.json"
-BUNDLE_FORMAT = "alta-bundle/1"
-CATALOG = "catalog.json"
-CATALOG_FORMAT = 1
-ALWAYS_HASHED = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json")
+from clinical.model_bundle import (
+    ALWAYS_HASHED,
+    BUNDLE_FORMAT,
+    CATALOG,
+    CATALOG_FORMAT,
+    MANIFEST,
+    BundleManifest,
+    Catalog,
+    CatalogEntry,
+)
+
+__all__ = ["MANIFEST", "BundleError", "CatalogEntry", "ServedBundle", "demo_models", "load_catalog", "open_bundle",
+           "resolve_bundle", "verify_files"]
+
+logger = logging.getLogger(__name__)
 
 
 class BundleError(ValueError):
@@ -64,29 +75,38 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
         raise BundleError(f"{path} is not valid JSON ({exc}); re-export or re-copy it") from None
 
 
-def _missing_hint(root: Path, rel: str, manifest: dict[str, Any]) -> str:
-    for dtype, entry in manifest.get("dtypes", {}).items():
-        if rel in entry.get("external_data", []):
+def _parse(path: Path, model: type[Any], data: dict[str, Any]) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise BundleError(f"{path} does not have the shape this backend reads ({exc.error_count()} problems, "
+                          f"first: {exc.errors()[0]['loc']} {exc.errors()[0]['msg']}); re-export it with this "
+                          "version of Alta") from None
+
+
+def _missing_hint(root: Path, rel: str, manifest: BundleManifest) -> str:
+    for dtype, entry in manifest.dtypes.items():
+        if rel in entry.external_data:
             folder = (root / rel).parent
-            stem = Path(entry["file"]).name
+            stem = Path(entry.file).name
             near = sorted(p.name for p in folder.glob(stem + "*") if p.name != stem) if folder.is_dir() else []
-            return (f"; {entry['file']} ({dtype}) records its external data under exactly this name, so a renamed "
+            return (f"; {entry.file} ({dtype}) records its external data under exactly this name, so a renamed "
                     f"data file cannot be found" + (f" (found instead: {', '.join(near)})" if near else ""))
     return ""
 
 
-def verify_files(root: Path, manifest: dict[str, Any], hashed: set[str]) -> None:
+def verify_files(root: Path, manifest: BundleManifest, hashed: set[str]) -> None:
     """Every file the manifest lists is present with its size; those in ``hashed`` also with their sha256."""
-    for entry in manifest.get("files", []):
-        rel, path = entry["path"], root / entry["path"]
+    for entry in manifest.files:
+        rel, path = entry.path, root / entry.path
         if not path.is_file():
             raise BundleError(f"bundle {root}: {rel} is missing (listed in {MANIFEST}){_missing_hint(root, rel, manifest)}; "
                               "copy the bundle again, or re-export it with `python -m export bundle`")
         size = path.stat().st_size
-        if size != entry["size"]:
-            raise BundleError(f"bundle {root}: {rel} is {size} bytes, {MANIFEST} says {entry['size']} (truncated or "
+        if size != entry.size:
+            raise BundleError(f"bundle {root}: {rel} is {size} bytes, {MANIFEST} says {entry.size} (truncated or "
                               "altered copy); copy the bundle again")
-        if rel in hashed and _sha256(path) != entry["sha256"]:
+        if rel in hashed and _sha256(path) != entry.sha256:
             raise BundleError(f"bundle {root}: {rel} does not match its sha256 in {MANIFEST} (altered or corrupt "
                               "copy); copy the bundle again, or re-export it")
 
@@ -100,49 +120,37 @@ def open_bundle(root: Path, dtype: str | None = None) -> ServedBundle:
     if manifest.get("format") != BUNDLE_FORMAT:
         raise BundleError(f"{root / MANIFEST} has format {manifest.get('format')!r}, this backend reads "
                           f"{BUNDLE_FORMAT!r}; re-export the bundle with this version of Alta")
-    dtype = dtype or manifest["default_dtype"]
-    entry = manifest["dtypes"].get(dtype)
+    parsed: BundleManifest = _parse(root / MANIFEST, BundleManifest, manifest)
+    dtype = dtype or parsed.default_dtype
+    entry = parsed.dtypes.get(dtype)
     if entry is None:
-        raise BundleError(f"bundle {root} has no {dtype} graph; it has {', '.join(manifest['dtypes'])}")
-    if entry["status"] != "passed":
+        raise BundleError(f"bundle {root} has no {dtype} graph; it has {', '.join(parsed.dtypes)}")
+    if entry.status != "passed":
         raise BundleError(f"bundle {root}: {dtype} failed the validation gate at export and is not shipped: "
-                          f"{'; '.join(entry.get('reasons', []))}; choose another dtype (ALTA_ONNX_DTYPE)")
-    hashed = set(ALWAYS_HASHED) | {entry["file"], *entry.get("external_data", [])}
-    verify_files(root, manifest, hashed)
+                          f"{'; '.join(entry.reasons)}; choose another dtype (ALTA_ONNX_DTYPE)")
+    hashed = set(ALWAYS_HASHED) | {entry.file, *entry.external_data}
+    verify_files(root, parsed, hashed)
     config = _read_json(root / "config.json", "a bundle needs its model config")
     generation = _read_json(root / "generation_config.json", "a bundle needs its generation config")
     eos = generation.get("eos_token_id", config.get("eos_token_id"))
     if eos is None:
         raise BundleError(f"{root}/generation_config.json declares no eos_token_id; generation would not stop")
     return ServedBundle(
-        root=root, name=manifest["name"], version=manifest["version"], dtype=dtype, graph=root / entry["file"],
+        root=root, name=parsed.name, version=parsed.version, dtype=dtype, graph=root / entry.file,
         tokenizer=root / "tokenizer.json", eos_token_ids=tuple([eos] if isinstance(eos, int) else eos),
         max_positions=int(config.get("max_position_embeddings", 32768)), manifest=manifest)
 
 
-@dataclass(frozen=True)
-class CatalogEntry:
-    """One model of ``models/catalog.json``."""
-
-    name: str
-    bundle: Path
-    dtype: str | None
-    tasks: tuple[str, ...]
-    version: str | None
-    demo: bool = False  # a demonstration model: its drafts are labelled as such
-
-
 def load_catalog(models_dir: Path) -> tuple[list[CatalogEntry], str | None]:
-    """The catalog's entries (bundle paths resolved) and its default model name."""
+    """The catalog's entries (bundle paths resolved to directories) and its default model name."""
     path = models_dir / CATALOG
     data = _read_json(path, "the model catalog; export a model with `python -m export bundle ... --catalog "
                             f"{path}` or set ALTA_ONNX_BUNDLE")
     if data.get("format") != CATALOG_FORMAT:
         raise BundleError(f"{path} has format {data.get('format')!r}; this backend reads format {CATALOG_FORMAT}")
-    entries = [CatalogEntry(m["name"], (models_dir / m["bundle"]).resolve(), m.get("dtype"),
-                            tuple(m.get("tasks", ["epicrisis"])), m.get("version"), bool(m.get("demo", False)))
-               for m in data.get("models", [])]
-    return entries, data.get("default")
+    catalog: Catalog = _parse(path, Catalog, data)
+    entries = [m.model_copy(update={"bundle": (models_dir / m.bundle).resolve()}) for m in catalog.models]
+    return entries, catalog.default
 
 
 def demo_models(models_dir: Path) -> frozenset[str]:
