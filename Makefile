@@ -111,7 +111,7 @@ bench-constrained: $(VENV)/.dev
 	$(PY) -m benchmarks.constrained_eval --n 200
 
 lint: $(VENV)/.dev
-	$(PY) -m ruff check clinical backend tests benchmarks
+	$(PY) -m ruff check clinical backend tests benchmarks training export devtools
 
 # The small offline model Alta ships: synthetic data -> tokenizer -> Qwen2 from scratch -> models/demo.
 demo-model: $(VENV)/.dev

@@ -25,9 +25,9 @@ from pathlib import Path
 from backend.engines.bundle import open_bundle
 from backend.engines.decoding import SamplingParams
 from backend.engines.onnx import OnnxEngine
+from devtools import REPO
 from export.catalog import register
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, build_webapp, start_server
-from tests.support import REPO
 
 STRIPPED = {"cross-origin-opener-policy", "cross-origin-embedder-policy"}
 

@@ -31,7 +31,7 @@ from backend.db.session import make_engine, make_sessionmaker
 from backend.engines.bundle import load_catalog
 from backend.services import apikeys
 from clinical.contract import example_records
-from tests.support import REPO, LiveServer
+from devtools import REPO, LiveServer
 
 LEVELS = (8, 64, 256)
 

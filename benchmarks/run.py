@@ -19,7 +19,7 @@ from clinical.checks import check_draft
 from clinical.contract import example_records
 from clinical.record import HospitalStay
 from clinical.writer import render_epicrisis
-from tests.support import LiveServer
+from devtools import LiveServer
 
 
 def bench_template(seconds: float) -> list[tuple[str, float, float]]:

@@ -1,4 +1,4 @@
-"""Test and benchmark support: a live Alta server in a subprocess on a loopback port."""
+"""A live Alta server in a subprocess on a loopback port, for the tests and the benchmarks."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[1]
+from devtools.paths import REPO
 
 
 def free_port() -> int:

@@ -1,4 +1,4 @@
-"""`python -m training {train,merge,eval,demo-model}`: the ML engineer's command line."""
+"""`python -m training {train,merge,eval,demo-model,vllm-command}`: the ML engineer's command line."""
 
 from __future__ import annotations
 
@@ -117,10 +117,19 @@ def make_parser() -> argparse.ArgumentParser:
     demo.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                       help="override configs/demo.yaml, e.g. train.max_steps=20000 on a GPU")
     demo.set_defaults(func=cmd_demo)
+
+    # Listed for --help; main() hands everything after it to training.vllm_command, its own parser.
+    sub.add_parser("vllm-command", add_help=False,
+                   help="print the `vllm serve` command for a merged base and the adapters of training configs")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["vllm-command"]:
+        from training.vllm_command import main as vllm_command
+
+        return vllm_command(argv[1:])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     args = make_parser().parse_args(argv)
     try:

@@ -16,7 +16,9 @@ from tests.support import REPO
 # Imports of training/ that product code still makes, each with the issue that removes it. The list
 # only shrinks: an entry that no longer imports training/ fails the test until it is struck off.
 STILL_IMPORTING_TRAINING = {
-    "backend.cli": "issue 19: the vLLM command builder moves beside the training configs",
+    # `python -m backend vllm-command` hands its arguments to training.vllm_command, imported inside
+    # the function that runs that subcommand only: the server and every other command load no training code.
+    "backend.cli": "lazily, for vllm-command (python -m training vllm-command is the same command)",
     "export.testing": "issue 19: tiny test models built by a script shared by tests and benchmarks",
 }
 
@@ -134,3 +136,17 @@ def test_the_server_does_not_import_corpus_tooling_or_training():
             "'clinical.deid.places.geo_build', 'training'))))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
     assert out.split() == []
+
+
+def test_only_the_vllm_command_reaches_into_training_from_the_backend_cli():
+    found = imports("backend.cli", REPO / "backend/cli.py")
+    assert {m for m in found if m.startswith("training")} == {"training.vllm_command"}
+    tree = ast.parse((REPO / "backend/cli.py").read_text(encoding="utf-8"))
+    top_level = {n.module for n in tree.body if isinstance(n, ast.ImportFrom)}
+    assert not any(m and m.startswith("training") for m in top_level)
+
+
+def test_benchmarks_do_not_import_test_support():
+    importing = sorted(name for name, path in modules("benchmarks").items()
+                       if any(m == "tests.support" or m.startswith("tests.support.") for m in imports(name, path)))
+    assert importing == [], "benchmarks share tooling with the tests through devtools/, not tests.support"

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from backend.cli import main, vllm_serve_command
+from backend.cli import main
 from tests.support import REPO
+from training.vllm_command import vllm_serve_command
 
 CONFIGS = REPO / "training/configs"
 EPICRISIS = CONFIGS / "epicrisis-qwen2.5-1.5b-lora.yaml"
