@@ -18,6 +18,7 @@ from backend.db.models import (
     DocumentVersion,
     Generation,
     PatientIdentifier,
+    User,
     new_id,
     utcnow,
 )
@@ -141,7 +142,15 @@ def _load_unsigned_version(session: Session, document_id: str, version: int, *, 
 def update_document(
     session: Session, document_id: str, *, text: str, base_version: int, author: str, actor: Actor
 ) -> Document:
-    """A clinician's edit becomes a new version; editing a stale version is refused, not merged."""
+    """A clinician's edit becomes a new version; editing a stale version is refused, not merged.
+
+    A signed-in person is the author whatever the body says (the name is theirs, not the client's
+    word); an EHR key's edit keeps the author it names, and the audit records the key.
+    """
+    if actor.user_id is not None:
+        user = session.get(User, actor.user_id)
+        if user is not None:
+            author = user.name
     doc = _load_unsigned_version(
         session, document_id, base_version,
         locked="the document is signed and can no longer be edited",

@@ -373,3 +373,12 @@ def test_an_administrator_disables_and_resets_a_user_from_the_command_line(tmp_p
     secret.write_text("otra-clave-nueva-1\n")
     out = server.cli("update-user", "--username", "perez", "--enable", "--reset-password", "--password-file", str(secret))
     assert "password reset" in out.stdout and "otra-clave-nueva-1" not in out.stdout
+
+
+def test_a_signed_in_persons_edit_is_theirs_whatever_the_body_names(web, people, record) -> None:
+    doctor, csrf = sign_in(web, "medico")
+    doc = new_document(doctor, csrf, record)
+    edit = doctor.put(f"/api/v1/documents/{doc['id']}", headers=csrf,
+                      json={"text": doc["text"] + "\nRevisado.", "base_version": 1, "author": "Otra Persona"})
+    assert edit.status_code == 200
+    assert edit.json()["versions"][-1]["author"] == ROLES["medico"][1]

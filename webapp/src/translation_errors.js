@@ -103,9 +103,9 @@ export function translationErrors(err, sourceKind = 'text') {
   if (err.code && CODE_MESSAGES[err.code]) return [place(byCode(err.code))];
   switch (err.status) {
     case 401: return [{ field: '', message: 'Clave de acceso ausente o no válida: ingrésela arriba.', detail: '' }];
-    case 403: return [{ field: '', message: 'Su clave no tiene permiso para traducir (necesita «generate»).', detail: '' }];
+    case 403: return [{ field: '', message: 'Su cuenta no tiene permiso para traducir: pida acceso a la administración del sistema.', detail: '' }];
     case 413: return [{ field: source, message: 'El documento es más grande de lo que el servidor acepta por solicitud: divídalo en partes.', detail: '' }];
-    case 429: return [{ field: '', message: `Demasiadas solicitudes con esta clave: vuelva a intentarlo${wait}.`, detail: '' }];
+    case 429: return [{ field: '', message: `Demasiadas solicitudes seguidas: vuelva a intentarlo${wait}.`, detail: '' }];
     case 502: return [{ field: '', message: PLACEHOLDERS_LOST, detail: '' }];
     case 503: return [{ field: '', message: `El servidor está ocupado o su motor de traducción no responde: vuelva a intentarlo${wait}.`, detail: '' }];
     default: return [place(byCode(err.code, `El servidor respondió con un error (HTTP ${err.status}).`))];
