@@ -16,6 +16,7 @@ from __future__ import annotations
 import email.message
 import json
 import logging
+from collections.abc import Iterator
 from importlib import resources
 from typing import Annotated, Any
 
@@ -129,6 +130,17 @@ def _uses_body(route: APIRoute) -> bool:
     return False
 
 
+def _api_routes(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
+    """Every APIRoute with its full path, through included routers (FastAPI keeps those lazily)."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            context = getattr(route, "include_context", None)
+            yield from _api_routes(included.routes, prefix + (getattr(context, "prefix", "") or ""))
+        elif isinstance(route, APIRoute):
+            yield prefix + route.path_format, route
+
+
 def document_request_bodies(app: FastAPI) -> None:
     """Describe both request media types in the OpenAPI schema of the routes that use :data:`EpicrisisBody`."""
     build = app.openapi
@@ -142,11 +154,11 @@ def document_request_bodies(app: FastAPI) -> None:
         components.setdefault("EpicrisisIn", record_schema)
         example = json.loads((resources.files("clinical") / "examples" / "fhir" / "minimo.json").read_text("utf-8"))
         components.setdefault("FhirBundle", {**_BUNDLE_SCHEMA, "examples": [example]})
-        for route in app.routes:
-            if not isinstance(route, APIRoute) or not _uses_body(route):
+        for path, route in _api_routes(app.routes):
+            if not _uses_body(route):
                 continue
             for method in route.methods:
-                operation = schema.get("paths", {}).get(route.path_format, {}).get(method.lower())
+                operation = schema.get("paths", {}).get(path, {}).get(method.lower())
                 if operation is None:
                     continue
                 operation.setdefault("requestBody", {"required": True, "content": {
