@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from backend.api.deps import GenerateActor, RegistryDep
 from backend.api.errors import error_responses
+from backend.api.fhir_body import EpicrisisBody  # Alta's JSON or a FHIR R4 Bundle (application/fhir+json)
 from backend.api.schemas import DocumentOut, EpicrisisIn
 from backend.engines.base import Draft
 from backend.engines.registry import EngineRegistry
@@ -98,7 +99,7 @@ def _known_engine(body: EpicrisisIn, registry: EngineRegistry) -> None:
                                                                  "the document it made, nothing new written",
                               "headers": {"Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]},
                                                                   "description": "the answer is a replay"}}}})
-async def create_epicrisis(body: EpicrisisIn, request: Request, response: Response,
+async def create_epicrisis(body: EpicrisisBody, request: Request, response: Response,
                            registry: RegistryDep, actor: GenerateActor, admission: AdmissionDep,
                            idempotency_key: IdempotencyKeyHeader = None) -> DocumentOut:
     """Writes a draft from the record with the first engine that can, reviews it against the record
@@ -142,7 +143,7 @@ def _sse(event: str, data: object) -> str:
                                              "reason} and the next one starts; one that fails mid-draft ends the "
                                              "stream with `event: error` (nothing stored). With `engine` pinned "
                                              "nothing is replaced: the draft is stored with its findings."}})
-async def stream_epicrisis(body: EpicrisisIn, request: Request, registry: RegistryDep,
+async def stream_epicrisis(body: EpicrisisBody, request: Request, registry: RegistryDep,
                            actor: GenerateActor, admission: AdmissionDep,
                            idempotency_key: IdempotencyKeyHeader = None) -> StreamingResponse:
     _known_engine(body, registry)
