@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from fhir.resources.R4B.bundle import Bundle
 from sqlalchemy import select
@@ -102,3 +104,47 @@ def test_openapi_describes_the_fhir_route() -> None:
     get = schema["paths"]["/api/v1/documents/{document_id}/fhir"]["get"]
     assert FHIR in get["responses"]["200"]["content"]
     assert {"401", "403", "404"} <= set(get["responses"])
+
+
+# --- in ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["neumonia_chile", "colecistitis_mexico"])
+def test_a_fhir_bundle_gives_the_same_stored_draft_as_its_json_record(client, auth, name) -> None:
+    record = json.loads((ROOT / "clinical" / "examples" / f"{name}.json").read_text(encoding="utf-8"))
+    from_json = create(client, auth, record)
+    response = post_fhir(client, auth, example_bytes(name))
+    assert response.status_code == 201, response.text
+    from_fhir = response.json()
+    assert response.headers["location"] == f"/api/v1/documents/{from_fhir['id']}"
+    assert from_fhir["text"] == from_json["text"] and from_fhir["record"] == from_json["record"]
+    assert from_fhir["provenance"]["engine"] == "template"
+
+
+def test_a_fhir_bundle_streams_too(client, auth) -> None:
+    with client.stream("POST", f"{EPICRISIS}/stream", content=example_bytes("minimo"),
+                       headers={**auth, "Content-Type": FHIR}) as response:
+        assert response.status_code == 200
+        body = "".join(response.iter_text())
+    assert "event: start" in body and "event: done" in body
+
+
+def test_a_bundle_alta_cannot_read_is_a_422_naming_each_element(client, auth) -> None:
+    synthea = (ROOT / "tests" / "fixtures" / "fhir" / "synthea_pneumonia.json").read_bytes()
+    for path in (EPICRISIS, f"{EPICRISIS}/stream"):
+        response = post_fhir(client, auth, synthea, path)
+        assert response.status_code == 422
+        fields = [e["field"] for e in response.json()["detail"]]
+        assert "Bundle.entry[7].resource.code" in fields and len(fields) == 7
+        assert "Brekke496" not in response.text and "999-65-3251" not in response.text
+
+
+def test_a_bundle_needs_the_generate_scope_before_it_is_read(client, make_key) -> None:
+    assert post_fhir(client, {}, b"{not json").status_code == 401
+    assert post_fhir(client, make_key("reader", ("read",)), b"{not json").status_code == 403
+
+
+def test_openapi_describes_both_request_bodies(client) -> None:
+    schema = client.get("/openapi.json").json()
+    for path in (EPICRISIS, f"{EPICRISIS}/stream"):
+        content = schema["paths"][path]["post"]["requestBody"]["content"]
+        assert set(content) == {"application/json", FHIR}
