@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     from playwright.sync_api import sync_playwright
 
     if args.bundle is None:
-        from export.testing import tiny_bundle
+        from devtools.export_testing import tiny_bundle
 
         args.bundle = tiny_bundle(dtypes=tuple(args.dtypes.split(","))).out
     manifest = json.loads((args.bundle / "manifest.json").read_text(encoding="utf-8"))

@@ -24,8 +24,8 @@ import numpy as np
 from backend.engines.bundle import open_bundle
 from backend.engines.decoding import SamplingParams
 from backend.engines.onnx import OnnxEngine
+from devtools.export_testing import tiny_checkpoint
 from export.bundle import BundleConfig, build_bundle, summary_table
-from export.testing import tiny_checkpoint
 
 # Speed, not accuracy: a random model's flat logits can fail the 4-bit gate (the tests judge the gate),
 # so the bench relaxes it to time every dtype, and prints the gate's metrics for what they are.

@@ -23,10 +23,7 @@ Error reasons never quote vLLM's error messages, which can repeat the request (a
 echoes its input): they carry the server, the status, vLLM's error type and, for known messages, a
 rephrasing with numbers only.
 
-Epicrisis requests whose prompt carries a record (the prompt contract's user message) send that
-record's grammar (``clinical.grammar``) as ``structured_outputs: {"grammar": ...}``, which vLLM
-(0.12 removed the older ``guided_*`` fields) enforces with xgrammar on the GPU: the same grammar the
-ONNX engine and the browser apply (``ALTA_VLLM_CONSTRAIN``, on by default).
+The request body, the errors an answer maps to and a server's state are in :mod:`backend.engines.vllm_wire`.
 """
 
 from __future__ import annotations
@@ -34,11 +31,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing, asynccontextmanager
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
@@ -46,7 +41,6 @@ import httpx
 from backend.core.config import Settings
 from backend.engines.base import (
     Completion,
-    ContextLengthExceeded,
     Engine,
     EngineBusy,
     EngineError,
@@ -61,76 +55,24 @@ from backend.engines.openai_protocol import (
     MalformedAnswer,
     as_int,
     content_type,
-    describe_error,
     parse_chunk,
     served_models,
     sse_data,
 )
-from clinical.contract import record_from_messages
-from clinical.grammar import epicrisis_grammar
+from backend.engines.vllm_wire import (  # noqa: F401 - re-exported: the engine's errors and settings
+    RETRIED_STATUSES,
+    NotSent,
+    Server,
+    VllmTimeout,
+    VllmTimeouts,
+    VllmUnavailable,
+    chat_payload,
+    normalise_base_url,
+    status_error,
+)
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-
-def _greedy_below_eps(temperature: float) -> float:
-    """0 (greedy) for temperatures vLLM samples greedily anyway (under 1e-5), so the request says what happens."""
-    return 0.0 if temperature < 1e-5 else temperature
-
-
-_CONTEXT = re.compile(r"exceed the model's (\d+)-token context")
-RETRIED_STATUSES = frozenset({429, 502, 503})
-"""Answers that mean no server started on the request: safe to send it again."""
-
-
-class VllmTimeout(EngineError):
-    """A server took longer than a configured timeout (connect, first event or whole answer)."""
-
-    fallback_reason = "timeout"
-
-
-class VllmUnavailable(EngineError):
-    """No server could take the request: unreachable, or its circuit is open."""
-
-    fallback_reason = "unhealthy"
-
-
-class _NotSent(Exception):
-    """No connection was made, so the request can be sent again."""
-
-    def __init__(self, error: EngineError, retry_same: bool) -> None:
-        self.error, self.retry_same = error, retry_same
-
-
-@dataclass(frozen=True)
-class VllmTimeouts:
-    connect_s: float = 3.0
-    first_token_s: float = 30.0
-    total_s: float = 300.0
-
-
-@dataclass(eq=False)
-class _Server:
-    url: str
-    breaker: CircuitBreaker
-    in_flight: int = 0
-    checked_at: float | None = None
-    probe_ok: bool = True
-    probe_detail: str = ""
-    models: dict[str, str] | None = None  # served model id -> root (adapter path); None: not asked yet
-
-    def serves(self, model: str) -> bool:
-        return self.models is None or model in self.models
-
-
-def normalise_base_url(url: str) -> str:
-    """``http://gpu-1:8000``, ``http://gpu-1:8000/`` and ``http://gpu-1:8000/v1`` are one server."""
-    parsed = httpx.URL(url)
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ValueError(f"vLLM base URL {url!r} must be http(s)://host[:port] (ALTA_VLLM_BASE_URLS)")
-    if parsed.userinfo:
-        raise ValueError("a vLLM base URL may not carry credentials; set ALTA_VLLM_API_KEY instead")
-    return str(parsed).rstrip("/").removesuffix("/v1")
-
 
 class VllmEngine(Engine):
     """Writes with vLLM servers over HTTP; ``tasks`` are the tasks with a served model name."""
@@ -147,7 +89,7 @@ class VllmEngine(Engine):
         if not models:
             raise ValueError('ALTA_VLLM_MODELS is empty; map tasks to served names, e.g. {"epicrisis": "epicrisis"}')
         urls = list(dict.fromkeys(normalise_base_url(u) for u in base_urls))
-        self.servers = [_Server(u, CircuitBreaker(breaker_failures, breaker_cooldown_s, clock)) for u in urls]
+        self.servers = [Server(u, CircuitBreaker(breaker_failures, breaker_cooldown_s, clock)) for u in urls]
         self.models = dict(models)
         self.tasks = tuple(models)
         self.model = models.get("epicrisis", next(iter(models.values())))
@@ -206,10 +148,10 @@ class VllmEngine(Engine):
         detail = f"{len(up)}/{len(self.servers)} vLLM servers up"
         return EngineHealth(True, detail + (f"; not served: {', '.join(missing)}" if missing else ""))
 
-    def _fresh(self, server: _Server) -> bool:
+    def _fresh(self, server: Server) -> bool:
         return server.checked_at is not None and self._clock() - server.checked_at < self.health_ttl_s
 
-    async def _check(self, server: _Server) -> bool:
+    async def _check(self, server: Server) -> bool:
         """Whether requests may go to ``server``. Probes never close a circuit: a server can answer
         /health and still hang on every generation, so only a request's success does. While the
         circuit is half-open a passing probe reports the server usable, so that a request can be
@@ -226,7 +168,7 @@ class VllmEngine(Engine):
         async with self._probe_locks.setdefault(server.url, asyncio.Lock()):  # concurrent callers share a probe
             return server.probe_ok if self._fresh(server) else await self._probe(server)
 
-    async def _probe(self, server: _Server) -> bool:
+    async def _probe(self, server: Server) -> bool:
         """``GET /health`` (vLLM's engine loop alive; a 404 means a proxy or server without it) and
         ``GET /v1/models`` (reachable with our key, and which models it serves)."""
         client = self._client()
@@ -250,7 +192,7 @@ class VllmEngine(Engine):
         server.models = models
         return self._probe_result(server, True, f"serves {', '.join(sorted(models))}")
 
-    def _probe_result(self, server: _Server, ok: bool, detail: str) -> bool:
+    def _probe_result(self, server: Server, ok: bool, detail: str) -> bool:
         server.checked_at, server.probe_ok, server.probe_detail = self._clock(), ok, f"{server.url}: {detail}"
         if not ok:
             server.breaker.failure()
@@ -259,12 +201,12 @@ class VllmEngine(Engine):
 
     # --- choosing a server and sending -------------------------------------------------------
 
-    def _usable(self, server: _Server, model: str) -> bool:
+    def _usable(self, server: Server, model: str) -> bool:
         known_down = self._fresh(server) and not server.probe_ok
         return (server.serves(model) and server.breaker.available() and not known_down
                 and server.in_flight < self.max_in_flight)
 
-    def _choose(self, model: str, avoid: set[str]) -> tuple[_Server, bool] | None:
+    def _choose(self, model: str, avoid: set[str]) -> tuple[Server, bool] | None:
         """The usable server with the fewest open requests (equals take turns), and whether this
         request is its half-open circuit's one trial."""
         self._turn += 1
@@ -295,24 +237,6 @@ class VllmEngine(Engine):
                 details.append(s.probe_detail or f"{s.url}: unusable")
         return VllmUnavailable("no vLLM server is usable: " + "; ".join(details))
 
-    def _status_error(self, server: _Server, status: int, raw: bytes, model: str) -> EngineError:
-        where = f"{server.url} answered HTTP {status} {describe_error(raw)}"
-        if status >= 500:
-            server.breaker.failure()
-        else:  # the server is alive and said no: a verdict on the request, not on the server
-            server.breaker.success()
-        if status in (401, 403):
-            return EngineError(f"{where}: set ALTA_VLLM_API_KEY to the server's --api-key")
-        if status == 404:
-            return EngineUnsupported(f"{where}: is {model!r} in its --lora-modules?")
-        if status in (429, 503):
-            return EngineBusy(f"{where}: overloaded or starting")
-        if status == 502:
-            return VllmUnavailable(where)
-        if status == 400 and (limit := _CONTEXT.search(where)):  # describe_error's rephrasing, numbers only
-            return ContextLengthExceeded(where, int(limit.group(1)))
-        return EngineError(where)
-
     async def _within(self, awaitable: Awaitable[T], deadline: float, what: str, where: str) -> T:
         """``awaitable`` by ``deadline`` (the event loop's clock), with transport errors named."""
         try:
@@ -325,8 +249,8 @@ class VllmEngine(Engine):
         except httpx.TransportError as exc:
             raise EngineError(f"{where}: the connection failed ({type(exc).__name__})") from None
 
-    async def _send(self, server: _Server, body: dict[str, Any], deadline: float, waited: str) -> httpx.Response:
-        """POST the request and read the answer's headers; _NotSent when no connection was made."""
+    async def _send(self, server: Server, body: dict[str, Any], deadline: float, waited: str) -> httpx.Response:
+        """POST the request and read the answer's headers; NotSent when no connection was made."""
         client = self._client()
         request = client.build_request("POST", f"{server.url}/v1/chat/completions", json=body)
         try:
@@ -334,11 +258,11 @@ class VllmEngine(Engine):
                 return await client.send(request, stream=True)
         except httpx.ConnectTimeout:
             server.breaker.failure()  # a second try on this server would cost another timeout
-            raise _NotSent(VllmUnavailable(f"{server.url}: no connection within {self.timeouts.connect_s:g} s"),
+            raise NotSent(VllmUnavailable(f"{server.url}: no connection within {self.timeouts.connect_s:g} s"),
                            retry_same=False) from None
         except httpx.ConnectError:
             server.breaker.failure()  # refused: fast, so worth a retry (a restart, a blip)
-            raise _NotSent(VllmUnavailable(f"{server.url}: connection refused"), retry_same=True) from None
+            raise NotSent(VllmUnavailable(f"{server.url}: connection refused"), retry_same=True) from None
         except (TimeoutError, httpx.TimeoutException):
             server.breaker.failure()
             raise VllmTimeout(f"{server.url}: {waited}") from None
@@ -371,7 +295,7 @@ class VllmEngine(Engine):
             try:
                 try:
                     response = await self._send(server, body, deadline, waited)
-                except _NotSent as not_sent:
+                except NotSent as not_sent:
                     last = not_sent.error
                     if not not_sent.retry_same:
                         avoid.add(server.url)
@@ -383,7 +307,7 @@ class VllmEngine(Engine):
                         except EngineError:
                             server.breaker.failure()
                             raise
-                        error = self._status_error(server, response.status_code, raw, model)
+                        error = status_error(server, response.status_code, raw, model)
                         if response.status_code not in RETRIED_STATUSES:
                             raise error
                         last = error  # after a backoff, the next server in turn (or this one again)
@@ -406,20 +330,8 @@ class VllmEngine(Engine):
     # --- the Engine interface -------------------------------------------------------------------
 
     def _payload(self, messages: Messages, task: str, params: GenerationParams | None) -> dict[str, Any]:
-        p = params or GenerationParams()
-        body: dict[str, Any] = {
-            "model": self.models[task], "messages": messages,
-            "max_tokens": p.max_new_tokens or self.max_new_tokens,
-            "temperature": _greedy_below_eps(self.temperature if p.temperature is None else p.temperature),
-            "stream": True, "stream_options": {"include_usage": True},
-        }
-        if p.top_p is not None:
-            body["top_p"] = p.top_p
-        if p.seed is not None:
-            body["seed"] = p.seed
-        if self.constrain and task == "epicrisis" and (stay := record_from_messages(messages)) is not None:
-            body["structured_outputs"] = {"grammar": epicrisis_grammar(stay)}
-        return body
+        return chat_payload(messages, task, params, model=self.models[task], max_new_tokens=self.max_new_tokens,
+                            temperature=self.temperature, constrain=self.constrain)
 
     def _version(self, url: str, model: str) -> str:
         server = next((s for s in self.servers if s.url == url), None)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from export import testing
+from devtools import export_testing as testing
 from tests.support import REPO, LiveServer
 
 WEBAPP = REPO / "webapp"

@@ -15,7 +15,8 @@ from backend.core.config import Settings
 from backend.engines.base import ContextLengthExceeded
 from backend.engines.decoding import SamplingParams, pick_token
 from backend.engines.vllm import VllmEngine
-from export import testing
+from backend.engines.vllm_wire import status_error
+from devtools import export_testing as testing
 
 CHAT = "/v1/chat/completions"
 
@@ -85,6 +86,6 @@ def test_vllm_context_error_is_a_context_length_verdict():
     engine = VllmEngine(["http://127.0.0.1:9"], {"epicrisis": "epicrisis"})
     raw = (b'{"error": {"message": "This model\'s maximum context length is 4096 tokens. However, you requested '
            b'5000 tokens (paciente ...)", "type": "BadRequestError", "code": 400}}')
-    error = engine._status_error(engine.servers[0], 400, raw, "epicrisis")
+    error = status_error(engine.servers[0], 400, raw, "epicrisis")
     assert isinstance(error, ContextLengthExceeded) and error.context == 4096
     assert "paciente" not in str(error)

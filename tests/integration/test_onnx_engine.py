@@ -22,7 +22,7 @@ from backend.engines.onnx import OnnxEngine
 from backend.engines.registry import build_registry
 from clinical.contract import GOLDEN_TODAY
 from clinical.record import HospitalStay
-from export import testing
+from devtools import export_testing as testing
 from tests.support import REPO
 
 GOLDEN = json.loads((REPO / "models/contract/golden.json").read_text(encoding="utf-8"))

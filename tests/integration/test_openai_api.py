@@ -23,7 +23,7 @@ from backend.engines.openai_protocol import MalformedAnswer
 from backend.engines.registry import EngineRegistry
 from clinical.contract import epicrisis_messages
 from clinical.record import HospitalStay
-from export import testing
+from devtools import export_testing as testing
 
 CHAT = "/v1/chat/completions"
 NEW_TOKENS = 12

@@ -20,7 +20,7 @@ from backend.engines.bundle import open_bundle
 from backend.engines.onnx import OnnxEngine
 from clinical.contract import epicrisis_messages
 from clinical.record import HospitalStay
-from export import testing
+from devtools import export_testing as testing
 from tests.support import LiveServer
 
 NEW_TOKENS = 24

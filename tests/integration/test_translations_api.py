@@ -27,7 +27,7 @@ from backend.engines.apertium import installed_modes
 from backend.engines.base import EngineBusy, EngineHealth
 from backend.engines.registry import EngineRegistry
 from backend.engines.template import TemplateEngine
-from export import testing
+from devtools import export_testing as testing
 from tests.translation_support import (
     NOTE,
     GlossaryTranslator,

@@ -12,7 +12,7 @@ import onnxruntime as ort
 import pytest
 from tokenizers import Tokenizer
 
-from export import testing
+from devtools import export_testing as testing
 from export.__main__ import parse_thresholds
 from export.bundle import BundleConfig, BundleResult, summary_table
 from export.graph_files import data_file_name, external_locations, save_graph

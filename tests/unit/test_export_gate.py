@@ -12,7 +12,7 @@ from onnx import numpy_helper
 from safetensors.torch import load_file, save_file
 
 from backend.engines.bundle import BundleError, open_bundle
-from export import testing
+from devtools import export_testing as testing
 from export.__main__ import main
 from export.reference import torch_references
 from export.validate import validate_graph

@@ -27,7 +27,7 @@ from clinical.translate import (
     translate_deidentified,
     translate_document,
 )
-from export import testing
+from devtools import export_testing as testing
 from tests.translation_support import (
     NOTE,
     GlossaryTranslator,
