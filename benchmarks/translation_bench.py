@@ -42,6 +42,7 @@ from backend.engines.registry import build_registry
 from clinical.contract import translation_messages
 from clinical.glossary import hints, load_glossary
 from clinical.translate import Answer, TranslationError, translate_document
+from devtools.phi_notes import GIVEN, SURNAMES, rut
 
 DEV = Path(__file__).resolve().parent.parent / "third_party" / "tico19-dev" / "dev.es-LA.tsv"
 PAGE_CHARS = 1800
@@ -110,8 +111,6 @@ def model_outputs(engine: Engine, sources: list[str]) -> list[str]:
 
 # --- generated notes: placeholder round-trip and pages per minute -------------------------------------
 
-GIVEN = ["Marcela", "Juan", "Rosa", "Pedro", "Carmen", "José", "Francisca", "Luis", "Ximena", "Tomás"]
-SURNAMES = ["Soto", "González", "Muñoz", "Rojas", "Díaz", "Pérez", "Aravena", "Contreras", "Fuentes"]
 CLINICAL = [
     "Ingresa por neumonía adquirida en la comunidad; se indica ceftriaxona 2 g al día.",
     "Antecedentes de HTA y DM2 en tratamiento con metformina 850 mg cada 12 horas.",
@@ -123,14 +122,6 @@ CLINICAL = [
     "Diagnóstico de egreso: J18.9 Neumonía, no especificada.",
 ]
 
-
-def rut(number: int) -> str:
-    total, factor = 0, 2
-    for digit in reversed(str(number)):
-        total += int(digit) * factor
-        factor = 2 if factor == 7 else factor + 1
-    check = {10: "K", 11: "0"}.get(11 - total % 11, str(11 - total % 11))
-    return f"{number:,}".replace(",", ".") + f"-{check}"
 
 
 def generated_note(rng: random.Random) -> tuple[str, list[str]]:

@@ -19,13 +19,12 @@ from clinical.deid import check_placeholders
 from clinical.deid.placeholders import PLACEHOLDER
 from clinical.translate import Answer, translate_document
 from clinical.translate.english_phi import render_in_english
+from devtools.phi_notes import GIVEN, SURNAMES, rut
 
 pytestmark = pytest.mark.skipif("spa-eng" not in installed_modes(),
                                 reason="apertium spa-eng is not installed (scripts/system-deps.sh test)")
 
 NOTES_PER_DOCUMENT = 20
-GIVEN = ["Marcela", "Juan", "Rosa", "Pedro", "Carmen", "José", "Francisca", "Luis", "Ximena", "Tomás"]
-SURNAMES = ["Soto", "González", "Muñoz", "Rojas", "Díaz", "Pérez", "Aravena", "Contreras", "Fuentes", "Vergara"]
 CLINICAL = [
     "Ingresa por neumonía adquirida en la comunidad; se indica ceftriaxona 2 g al día.",
     "Antecedentes de HTA y DM2 en tratamiento con metformina 850 mg cada 12 horas.",
@@ -37,15 +36,6 @@ CLINICAL = [
     "Pcte con DG de IAM, TTO con ácido acetilsalicílico y atorvastatina.",
 ]
 
-
-def rut(number: int) -> str:
-    """A Chilean RUT with its check digit, written with dots."""
-    total, factor = 0, 2
-    for digit in reversed(str(number)):
-        total += int(digit) * factor
-        factor = 2 if factor == 7 else factor + 1
-    check = {10: "K", 11: "0"}.get(11 - total % 11, str(11 - total % 11))
-    return f"{number:,}".replace(",", ".") + f"-{check}"
 
 
 @st.composite
