@@ -144,19 +144,10 @@ def _by_keyword_or_record(ctx: Context, mention: DateMention) -> None:
         elif mention.date is None and (mention.day, mention.month) in record.day_months:
             ctx.trace("date", start, end, record.day_months[(mention.day, mention.month)])
         elif mention.date is not None and (mention.day, mention.month) in record.day_months \
-                and mention.year is not None and _yearless_in_record(ctx, mention):
+                and mention.year is not None and (mention.day, mention.month) in record.yearless:
             ctx.trace("date", start, end, record.day_months[(mention.day, mention.month)])
         else:
             ctx.flag("unknown_date", start, end, None)
-
-
-def _yearless_in_record(ctx: Context, mention: DateMention) -> bool:
-    """"13 de enero" in the record's notes allows "13 de enero de 2026" in the draft."""
-    for text, _ in ctx.record.texts:
-        for found in find_dates(text, pivot_year=ctx.stay.discharge.discharged_on.year):
-            if found.year is None and (found.day, found.month) == (mention.day, mention.month):
-                return True
-    return False
 
 
 def _required(ctx: Context) -> None:

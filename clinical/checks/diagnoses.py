@@ -189,6 +189,7 @@ def _terms(ctx: Context) -> None:
     if pattern is None:
         return
     record = ctx.record
+    record_words = frozenset(_stem(w) for w in record.all_text_norm.split() if w not in _STOP)
     for match in pattern.finditer(ctx.folded):
         s, e = match.span()
         if ctx.is_claimed(s, e):
@@ -202,14 +203,10 @@ def _terms(ctx: Context) -> None:
                 continue  # abbreviations are written in capitals; "fa" or "ira" in lowercase are words
             justified = record.mentions(term) or any(record.mentions(w) for w in ABBREVIATIONS[term])
         else:
-            justified = record.mentions(term) or _words(term) <= _record_words(ctx)
+            justified = record.mentions(term) or _words(term) <= record_words
         if justified:
             continue
         ctx.flag("unknown_diagnosis", s, e, "diagnoses")
-
-
-def _record_words(ctx: Context) -> frozenset[str]:
-    return frozenset(_stem(w) for w in ctx.record.all_text_norm.split() if w not in _STOP)
 
 
 def check_procedures(ctx: Context) -> None:

@@ -60,6 +60,7 @@ class RecordIndex:
     numbers: dict[Decimal, str] = field(default_factory=dict)
     dates: dict[dt.date, str] = field(default_factory=dict)
     day_months: dict[tuple[int, int], str] = field(default_factory=dict)
+    yearless: set[tuple[int, int]] = field(default_factory=set)  # "13 de enero" without a year in the notes
     texts: list[tuple[str, str]] = field(default_factory=list)  # (record text, field)
     copyable: list[tuple[str, str]] = field(default_factory=list)
     medications: list[MedicationEntry] = field(default_factory=list)
@@ -81,6 +82,8 @@ class RecordIndex:
             for mention in find_dates(text, pivot_year=stay.discharge.discharged_on.year):
                 if mention.date is not None:
                     self.dates.setdefault(mention.date, path)
+                else:
+                    self.yearless.add((mention.day, mention.month))
                 self.day_months.setdefault((mention.day, mention.month), path)
             for match in _NUMBER.finditer(text):
                 value = number_value(match.group())
