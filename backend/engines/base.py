@@ -1,13 +1,13 @@
-"""The engine interface every draft writer implements (the registry that orders them: ``registry.py``)."""
+"""The engine interface (chat level) and the record-writer interface; the registry orders engines."""
 
 from __future__ import annotations
 
 import abc
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Literal
 
 from backend.core.config import Settings
-from clinical.contract import epicrisis_messages
 from clinical.record import HospitalStay
 
 Messages = list[dict[str, str]]
@@ -57,14 +57,41 @@ class Completion:
     completion_tokens: int | None = None
 
 
-@dataclass(frozen=True)
-class EngineHealth:
-    """Whether the engine can take work now. ``busy``: it is up but every slot is taken (unhealthy for
-    a request, worth waiting for in a background job), as opposed to down or misconfigured."""
+HealthStatus = Literal["ok", "busy", "down"]
+HEALTH_STATUSES: tuple[HealthStatus, ...] = ("ok", "busy", "down")
 
-    healthy: bool
-    detail: str = ""
-    busy: bool = False
+
+@dataclass(frozen=True, init=False)
+class EngineHealth:
+    """Whether the engine can take work now, as one of three statuses:
+
+    - ``ok``: it takes work;
+    - ``busy``: it is up but every slot is taken (a request passes it over, a background job may
+      wait for it);
+    - ``down``: not running, unreachable or misconfigured (``detail`` says which, and what to set).
+    """
+
+    status: HealthStatus
+    detail: str
+
+    def __init__(self, status: HealthStatus | bool, detail: str = "", busy: bool = False) -> None:
+        # The older form, (healthy, detail, busy=...), still reads: True is ok, False is busy with
+        # ``busy``, else down.
+        if isinstance(status, bool):
+            status = "ok" if status else "busy" if busy else "down"
+        if status not in HEALTH_STATUSES:
+            raise ValueError(f"engine health status must be one of {', '.join(HEALTH_STATUSES)}, not {status!r}")
+        object.__setattr__(self, "status", status)
+        object.__setattr__(self, "detail", detail)
+
+    @property
+    def healthy(self) -> bool:
+        """It takes work now (status ``ok``)."""
+        return self.status == "ok"
+
+    @property
+    def busy(self) -> bool:
+        return self.status == "busy"
 
 
 @dataclass(frozen=True)
@@ -79,12 +106,13 @@ class Draft:
 
 
 class Engine(abc.ABC):
-    """Writes text for a task: chat ``complete``/``stream_complete`` for model engines, and the
-    epicrisis shortcuts ``generate``/``stream``, which send the prompt contract's messages.
+    """A model engine at chat level: ``complete``/``stream_complete`` answer chat messages for a task.
 
     ``tasks`` names what the engine was trained for ("epicrisis", "translation"); callers pick engines
     with :meth:`EngineRegistry.for_task`. An engine asked for a task it lacks raises EngineUnsupported.
-    :meth:`chat_tasks` declares which of them it answers as chat messages (``/v1``).
+    :meth:`chat_tasks` declares which of them it answers as chat messages (``/v1``). Turning a record
+    into messages is the epicrisis service's work (``backend.services.epicrisis``), not an engine's;
+    an engine that writes from the record itself also implements :class:`RecordWriter`.
     """
 
     name: str
@@ -119,21 +147,14 @@ class Engine(abc.ABC):
         """Chunks whose concatenation is exactly what ``complete`` returns for the same request."""
         raise self._unsupported(task)
 
-    async def generate(self, stay: HospitalStay) -> Draft:
-        c = await self.complete(epicrisis_messages(stay), "epicrisis")
-        return Draft(c.text, c.engine, c.model, c.model_version, self.demo)
-
-    def stream(self, stay: HospitalStay) -> AsyncIterator[str]:
-        """Chunks whose concatenation is exactly what ``generate`` returns."""
-        return self.stream_complete(epicrisis_messages(stay), "epicrisis")
-
     @classmethod
     def from_settings(cls, settings: Settings) -> Engine:
         """The engine as ``ALTA_*`` settings configure it (what the registry builds)."""
         return cls()
 
     @abc.abstractmethod
-    async def health(self) -> EngineHealth: ...
+    async def health(self) -> EngineHealth:
+        """ok, busy or down (:class:`EngineHealth`), and why."""
 
     def count_tokens(self, text: str) -> int | None:
         """How many of this engine's tokens ``text`` is, when the engine has a tokenizer here."""
@@ -145,3 +166,19 @@ class Engine(abc.ABC):
     async def aclose(self) -> None:
         """What the app awaits at shutdown: :meth:`close`, or an engine's own async clean-up."""
         self.close()
+
+
+class RecordWriter(abc.ABC):
+    """Writes an epicrisis from the structured record itself, not from chat messages (the template writer).
+
+    The epicrisis service dispatches on it: a record writer is handed the record, every other engine
+    the prompt contract's messages for it (``clinical.contract.epicrisis_messages``).
+    """
+
+    @abc.abstractmethod
+    async def write(self, stay: HospitalStay) -> Draft:
+        """The whole draft for ``stay``."""
+
+    @abc.abstractmethod
+    def stream_write(self, stay: HospitalStay) -> AsyncIterator[str]:
+        """Chunks whose concatenation is exactly the text :meth:`write` returns."""

@@ -249,8 +249,8 @@ class OnnxEngine(Engine):
 
     async def health(self) -> EngineHealth:
         if self._active >= self.max_concurrency:
-            return EngineHealth(False, f"busy: {self._active}/{self.max_concurrency} generations running", busy=True)
-        return EngineHealth(True, f"{self.model} {self.bundle.dtype} ({self._active}/{self.max_concurrency} generating); "
+            return EngineHealth("busy", f"busy: {self._active}/{self.max_concurrency} generations running")
+        return EngineHealth("ok", f"{self.model} {self.bundle.dtype} ({self._active}/{self.max_concurrency} generating); "
                                   f"{self.constraint_detail}")
 
     def count_tokens(self, text: str) -> int:

@@ -12,17 +12,29 @@ from backend.engines.base import (
     EngineUnsupported,
     GenerationParams,
     Messages,
+    RecordWriter,
 )
 from clinical.contract import record_from_messages
 from clinical.record import HospitalStay
 from clinical.writer import TEMPLATE_VERSION, render_epicrisis, render_sections
 
 
-class TemplateEngine(Engine):
+class TemplateEngine(Engine, RecordWriter):
+    """Writes an epicrisis from the record (:class:`RecordWriter`); as a chat engine it answers only the
+    prompt contract's epicrisis message, whose record it reads back and writes from."""
+
     name = "template"
     model = "alta-epicrisis-template"
     model_version = TEMPLATE_VERSION
     tasks = ("epicrisis",)  # from a structured record only; it cannot answer free chat or translate
+
+    async def write(self, stay: HospitalStay) -> Draft:
+        return Draft(render_epicrisis(stay), self.name, self.model, self.model_version)
+
+    async def stream_write(self, stay: HospitalStay) -> AsyncIterator[str]:
+        sections = render_sections(stay)
+        for i, section in enumerate(sections):
+            yield ("" if i == 0 else "\n\n") + f"{section.title}\n{section.body}" + ("\n" if i == len(sections) - 1 else "")
 
     def _record(self, messages: Messages, task: str) -> HospitalStay:
         if task != "epicrisis":
@@ -35,26 +47,18 @@ class TemplateEngine(Engine):
 
     async def complete(self, messages: Messages, task: str, params: GenerationParams | None = None) -> Completion:
         """``template/epicrisis`` on /v1: the prompt contract's record, written by the template."""
-        text = render_epicrisis(self._record(messages, task))
-        return Completion(text, self.name, self.model, self.model_version)
+        draft = await self.write(self._record(messages, task))
+        return Completion(draft.text, self.name, self.model, self.model_version)
 
     async def stream_complete(self, messages: Messages, task: str,
                               params: GenerationParams | None = None) -> AsyncIterator[str]:
         stay = self._record(messages, task)
-        async for chunk in self.stream(stay):
+        async for chunk in self.stream_write(stay):
             yield chunk
-
-    async def generate(self, stay: HospitalStay) -> Draft:
-        return Draft(render_epicrisis(stay), self.name, self.model, self.model_version)
-
-    async def stream(self, stay: HospitalStay) -> AsyncIterator[str]:
-        sections = render_sections(stay)
-        for i, section in enumerate(sections):
-            yield ("" if i == 0 else "\n\n") + f"{section.title}\n{section.body}" + ("\n" if i == len(sections) - 1 else "")
 
     def chat_tasks(self) -> tuple[str, ...]:
         # Chat only in the sense of the prompt contract's epicrisis message, whose record it writes from.
         return ("epicrisis",)
 
     async def health(self) -> EngineHealth:
-        return EngineHealth(True, "jinja2 templates loaded")
+        return EngineHealth("ok", "jinja2 templates loaded")

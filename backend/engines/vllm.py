@@ -140,13 +140,13 @@ class VllmEngine(Engine):
         up = [s for s, ok in zip(self.servers, await asyncio.gather(*map(self._check, self.servers)), strict=True)
               if ok]
         if not up:
-            return EngineHealth(False, "no vLLM server is usable: " + "; ".join(s.probe_detail for s in self.servers))
+            return EngineHealth("down", "no vLLM server is usable: " + "; ".join(s.probe_detail for s in self.servers))
         missing = [m for m in self.models.values() if not any(s.serves(m) for s in up)]
         if len(missing) == len(self.models):
-            return EngineHealth(False, f"no usable vLLM server serves {', '.join(missing)}; add them to "
-                                       "vllm serve --lora-modules or fix ALTA_VLLM_MODELS")
+            return EngineHealth("down", f"no usable vLLM server serves {', '.join(missing)}; add them to "
+                                        "vllm serve --lora-modules or fix ALTA_VLLM_MODELS")
         detail = f"{len(up)}/{len(self.servers)} vLLM servers up"
-        return EngineHealth(True, detail + (f"; not served: {', '.join(missing)}" if missing else ""))
+        return EngineHealth("ok", detail + (f"; not served: {', '.join(missing)}" if missing else ""))
 
     def _fresh(self, server: Server) -> bool:
         return server.checked_at is not None and self._clock() - server.checked_at < self.health_ttl_s

@@ -17,15 +17,17 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from backend.core import metrics
-from backend.engines.base import Draft, Engine
+from backend.engines.base import Draft, Engine, RecordWriter
 from backend.engines.registry import EngineRegistry
 from backend.services.documents import Fallback
 from backend.services.errors import NoEngineAvailable
 from backend.services.fallback import StreamBroken, StreamEvent, first_answer, first_stream
 from clinical.checks import CheckReport, check_draft
+from clinical.contract import epicrisis_messages
 from clinical.record import HospitalStay
 
-__all__ = ["DraftResult", "ReviewedEvent", "StreamBroken", "StreamEvent", "stream_draft", "write_draft"]
+__all__ = ["DraftResult", "ReviewedEvent", "StreamBroken", "StreamEvent", "stream_draft", "stream_with", "write_draft",
+           "write_with"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +59,22 @@ class ReviewedEvent:
     replaced_checks: CheckReport | None = None
 
 
+async def write_with(engine: Engine, stay: HospitalStay) -> Draft:
+    """One engine's draft for ``stay``: a :class:`RecordWriter` writes from the record itself, a chat
+    engine answers the prompt contract's messages for it."""
+    if isinstance(engine, RecordWriter):
+        return await engine.write(stay)
+    c = await engine.complete(epicrisis_messages(stay), "epicrisis")
+    return Draft(c.text, c.engine, c.model, c.model_version, engine.demo)
+
+
+def stream_with(engine: Engine, stay: HospitalStay) -> AsyncIterator[str]:
+    """The chunks of :func:`write_with`'s draft as the engine writes them."""
+    if isinstance(engine, RecordWriter):
+        return engine.stream_write(stay)
+    return engine.stream_complete(epicrisis_messages(stay), "epicrisis")
+
+
 def _candidates(registry: EngineRegistry, pinned: str | None) -> list[Engine]:
     if pinned is not None:
         return [registry.get(pinned)]
@@ -70,7 +88,7 @@ def _why(checks: CheckReport) -> str:
 async def _write(stay: HospitalStay, engines: list[Engine]) -> DraftResult:
     async def write(engine: Engine) -> _Checked:
         started = time.perf_counter()
-        draft = await engine.generate(stay)
+        draft = await write_with(engine, stay)
         latency_ms = (time.perf_counter() - started) * 1000
         return _Checked(draft, check_draft(stay, draft.text), latency_ms)
 
@@ -102,7 +120,7 @@ async def stream_draft(stay: HospitalStay, registry: EngineRegistry,
     StreamBroken when the writer fails mid-draft (the text shown cannot be taken back).
     """
     engines = _candidates(registry, pinned)
-    async for event in first_stream(engines, "epicrisis", lambda engine: engine.stream(stay)):
+    async for event in first_stream(engines, "epicrisis", lambda engine: stream_with(engine, stay)):
         if event.kind != "done":
             yield event
             continue

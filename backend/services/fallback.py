@@ -112,8 +112,8 @@ async def first_answer(engines: Sequence[Engine], task: str, call: Callable[[Eng
     rejected: Answer[T] | None = None
     for position, engine in enumerate(engines):
         health = await engine.health()
-        if not health.healthy and not (health.busy and wait_if_busy):
-            passes.add(engine, "busy" if health.busy else "unhealthy", health.detail)
+        if health.status == "down" or (health.status == "busy" and not wait_if_busy):
+            passes.add(engine, "busy" if health.status == "busy" else "unhealthy", health.detail)
             continue
         try:
             value, seconds = await _timed(engine, task, call)
@@ -158,7 +158,7 @@ async def first_stream(engines: Sequence[Engine], task: str,
     failed_before_writing: list[StreamEvent] = []
     for engine in engines:
         health = await engine.health()
-        if not health.healthy:
+        if health.status != "ok":
             passes.add(engine, "unhealthy", health.detail)
             continue
         parts: list[str] = []

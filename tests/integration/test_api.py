@@ -322,9 +322,9 @@ class _FailingEngine(TemplateEngine):
     def __init__(self, after: int) -> None:
         self.after = after
 
-    async def stream(self, stay):
+    async def stream_write(self, stay):
         sent = 0
-        async for chunk in super().stream(stay):
+        async for chunk in super().stream_write(stay):
             if sent == self.after:
                 raise EngineBusy("all slots taken")
             sent += 1

@@ -18,6 +18,7 @@ from backend.core.config import Settings
 from backend.engines.bundle import open_bundle
 from backend.engines.decoding import SamplingParams
 from backend.engines.onnx import OnnxEngine
+from backend.services.epicrisis import stream_with, write_with
 from clinical.checks import check_draft
 from clinical.contract import GOLDEN_TODAY, epicrisis_messages, example_records, translation_messages
 from clinical.record import HospitalStay
@@ -43,7 +44,7 @@ def engine() -> OnnxEngine:
 @pytest.mark.parametrize("name", sorted(example_records()))
 def test_greedy_constrained_drafts_of_the_demo_model_pass_the_review(engine, name):
     stay = stays()[name]
-    draft = asyncio.run(engine.generate(stay))
+    draft = asyncio.run(write_with(engine, stay))
     report = check_draft(stay, draft.text)
     assert report.ok, [(f.code, f.text) for f in report.findings]
     assert draft.engine == "onnx"
@@ -72,7 +73,7 @@ def test_streamed_constrained_draft_is_the_generated_one(engine):
     stay = stays()["minimo"]
 
     async def both():
-        return "".join([c async for c in engine.stream(stay)]), (await engine.generate(stay)).text
+        return "".join([c async for c in stream_with(engine, stay)]), (await write_with(engine, stay)).text
 
     streamed, generated = asyncio.run(both())
     assert streamed == generated and check_draft(stay, streamed).ok

@@ -28,9 +28,9 @@ class SlowEngine(TemplateEngine):
     def __init__(self, delay: float) -> None:
         self.delay = delay
 
-    async def generate(self, stay):
+    async def write(self, stay):
         await asyncio.sleep(self.delay)
-        return await super().generate(stay)
+        return await super().write(stay)
 
 
 def _app_client(settings: Settings, **limits) -> Iterator[TestClient]:
@@ -90,8 +90,8 @@ def test_a_slot_is_released_after_a_stream_and_after_an_error(small_queue, auth,
     seen: list[int] = []
 
     class Watched(TemplateEngine):
-        async def stream(self, stay):
-            async for chunk in super().stream(stay):
+        async def stream_write(self, stay):
+            async for chunk in super().stream_write(stay):
                 seen.append(queue.inflight)
                 yield chunk
 

@@ -20,6 +20,7 @@ from backend.engines.bundle import BundleError, open_bundle
 from backend.engines.decoding import SamplingParams
 from backend.engines.onnx import OnnxEngine
 from backend.engines.registry import build_registry
+from backend.services.epicrisis import stream_with, write_with
 from clinical.contract import GOLDEN_TODAY
 from clinical.record import HospitalStay
 from devtools import export_testing as testing
@@ -75,15 +76,15 @@ def test_generate_writes_the_recorded_tokens_up_to_end_of_turn(engine, manifest)
     for vector in GOLDEN:
         tokens = recorded(manifest, engine.bundle.dtype, vector["name"])
         expected = tokens[:next((i for i, t in enumerate(tokens) if t in eos), len(tokens))]
-        draft = asyncio.run(engine.generate(stay_of(vector)))
+        draft = asyncio.run(write_with(engine, stay_of(vector)))
         assert draft.text == engine.tokenizer.decode(expected, skip_special_tokens=True)
         assert (draft.engine, draft.model, draft.model_version) == ("onnx", "bundle", f"{manifest['version']}-q4")
 
 
 def test_stream_concatenates_to_generate(engine):
     async def both(stay):
-        chunks = [chunk async for chunk in engine.stream(stay)]
-        return chunks, (await engine.generate(stay)).text
+        chunks = [chunk async for chunk in stream_with(engine, stay)]
+        return chunks, (await write_with(engine, stay)).text
 
     for vector in GOLDEN:
         chunks, text = asyncio.run(both(stay_of(vector)))
@@ -142,20 +143,20 @@ def test_busy_when_every_slot_is_taken(bundle_dir, monkeypatch):
     stay = stay_of(GOLDEN[1])
 
     async def scenario():
-        first = asyncio.ensure_future(engine.generate(stay))
+        first = asyncio.ensure_future(write_with(engine, stay))
         while engine.active == 0:
             await asyncio.sleep(0.01)
         with pytest.raises(EngineBusy, match="busy: 1 of 1 generations running"):
-            await engine.generate(stay)
+            await write_with(engine, stay)
         with pytest.raises(EngineBusy):
-            async for _chunk in engine.stream(stay):
+            async for _chunk in stream_with(engine, stay):
                 pass
         health = await engine.health()
         assert not health.healthy and health.busy and "busy" in health.detail
         gate.set()
         await first
         assert engine.active == 0 and (await engine.health()).healthy
-        assert (await engine.generate(stay)).engine == "onnx"
+        assert (await write_with(engine, stay)).engine == "onnx"
 
     asyncio.run(scenario())
 
@@ -164,7 +165,7 @@ def test_a_stream_left_early_frees_its_slot(bundle_dir):
     engine = OnnxEngine(open_bundle(bundle_dir), max_concurrency=1, defaults=SamplingParams(max_new_tokens=2000))
 
     async def scenario():
-        stream = engine.stream(stay_of(GOLDEN[1]))
+        stream = stream_with(engine, stay_of(GOLDEN[1]))
         await anext(stream)
         await stream.aclose()
         for _ in range(500):
