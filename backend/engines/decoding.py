@@ -6,9 +6,11 @@ generator) lives in the :meth:`KVDecoder.tokens` call, and ONNX Runtime's ``run`
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -78,43 +80,148 @@ class LogitsConstraint(Protocol):
     def finished(self) -> bool: ...
 
 
-class KVDecoder:
-    """Runs a ``text-generation-with-past`` graph token by token, feeding back ``present.*`` as the cache."""
+def _np_dtype(onnx_type: str) -> type:
+    return np.float16 if onnx_type == "tensor(float16)" else np.float32
 
-    def __init__(self, session: ort.InferenceSession, max_positions: int, prefill_chunk: int = 0) -> None:
+
+def cpu_session(graph: Path | str, threads: int = 0) -> ort.InferenceSession:
+    """The graph on ONNX Runtime's CPU provider with the options onnxruntime-genai decodes with: every graph
+    optimisation, ``threads`` intra-op threads (0: ONNX Runtime's choice) that spin between the small
+    kernels of a decode step rather than sleep, sequential execution."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1")
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+
+
+def config_head_dim(model_dir: Path) -> int | None:
+    """The attention head size a Hugging Face ``config.json`` in ``model_dir`` declares (None without one)."""
+    try:
+        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    if config.get("head_dim"):
+        return int(config["head_dim"])
+    if config.get("hidden_size") and config.get("num_attention_heads"):
+        return int(config["hidden_size"]) // int(config["num_attention_heads"])
+    return None
+
+
+class _Cache:
+    """One request's KV cache on an IO binding: feeds ``ids`` after ``done`` tokens, returns the last row's logits.
+
+    Inputs are bound as views of preallocated arrays (the attention mask, the positions), and the
+    cache never becomes numpy: ``present.*`` OrtValues are bound back as the next ``past_key_values.*``.
+    """
+
+    def __init__(self, decoder: KVDecoder, capacity: int) -> None:
+        self.decoder = decoder
+        self.binding = decoder.session.io_binding()
+        self.mask = np.ones((1, capacity), np.int64)
+        self.positions = np.arange(capacity, dtype=np.int64)[None]
+        self.done = 0
+        for i in decoder.past:
+            empty = np.zeros((1, i.shape[1], 0, decoder.head_dim), _np_dtype(i.type))
+            self.binding.bind_ortvalue_input(i.name, ort.OrtValue.ortvalue_from_numpy(empty))
+
+    def _feed(self, ids: list[int]) -> None:
+        total = self.done + len(ids)
+        self.ids = np.asarray([ids], np.int64)  # held: the binding reads this memory when the graph runs
+        self.binding.bind_cpu_input("input_ids", self.ids)
+        self.binding.bind_cpu_input("attention_mask", self.mask[:, :total])
+        if self.decoder.has_position_ids:
+            self.binding.bind_cpu_input("position_ids", self.positions[:, self.done:total])
+
+    def run(self, ids: list[int]) -> np.ndarray:
+        self._feed(ids)
+        self.binding.clear_binding_outputs()  # ORT allocates this step's outputs (they grow by len(ids))
+        self.binding.bind_output("logits", "cpu")  # first, so it is output 0
+        for name in self.decoder.present_name.values():
+            self.binding.bind_output(name, "cpu")
+        self.decoder.session.run_with_iobinding(self.binding)
+        outputs = self.binding.get_outputs()
+        for i, present in zip(self.decoder.past, outputs[1:], strict=True):
+            self.binding.bind_ortvalue_input(i.name, present)
+        self.done += len(ids)
+        return outputs[0].numpy()[0, -1]
+
+
+class _SharedCache(_Cache):
+    """The GroupQueryAttention cache: one buffer per layer of the request's full length, bound as both
+    ``past_key_values.*`` and ``present.*``; the attention mask tells the graph how much of it is filled,
+    so a step writes its own rows in place and nothing is copied or concatenated."""
+
+    def __init__(self, decoder: KVDecoder, capacity: int) -> None:
+        self.decoder = decoder
+        self.binding = decoder.session.io_binding()
+        self.mask = np.ones((1, capacity), np.int64)
+        self.done = 0
+        self.buffers = [np.zeros((1, i.shape[1], capacity, decoder.head_dim), _np_dtype(i.type)) for i in decoder.past]
+        self.values: list[ort.OrtValue] = []
+        for i, buffer in zip(decoder.past, self.buffers, strict=True):
+            value = ort.OrtValue.ortvalue_from_numpy(buffer)
+            self.binding.bind_ortvalue_input(i.name, value)
+            self.values.append(value)
+
+    def run(self, ids: list[int]) -> np.ndarray:
+        self._feed(ids)
+        self.binding.clear_binding_outputs()
+        self.binding.bind_output("logits", "cpu")  # its row count follows len(ids) unless the graph keeps the last
+        for i, value in zip(self.decoder.past, self.values, strict=True):
+            self.binding.bind_ortvalue_output(self.decoder.present_name[i.name], value)
+        self.decoder.session.run_with_iobinding(self.binding)
+        self.done += len(ids)
+        return self.binding.get_outputs()[0].numpy()[0, -1]
+
+
+class KVDecoder:
+    """Runs a ``text-generation-with-past`` graph token by token, feeding back ``present.*`` as the cache.
+
+    Two kinds of graph: optimum's (``position_ids``, attention that concatenates the cache each step)
+    and GroupQueryAttention graphs such as onnxruntime-genai's builder makes (no ``position_ids``: the
+    attention mask gives the positions and the filled length, and past and present share one buffer,
+    :class:`_SharedCache`). A graph whose logits have one row (the builder's ``prune_lm_head``) computes
+    the LM head for the last prompt position only.
+    """
+
+    def __init__(self, session: ort.InferenceSession, max_positions: int, prefill_chunk: int = 0,
+                 head_dim: int | None = None) -> None:
         """``prefill_chunk``: prompt tokens per prefill run; 0 runs the whole prompt at once, as the exporter's
         validation and Transformers.js do. Chunks bound the memory of the prefill's logits (every prompt
-        position, times the vocabulary), but q8's dynamic activation scales then differ, and so may its tokens.
+        position, times the vocabulary, unless the graph keeps the last row only), but q8's dynamic activation
+        scales then differ, and so may its tokens. ``head_dim``: the cache's last dimension, needed when the
+        graph leaves it symbolic (GroupQueryAttention graphs do; the bundle's config.json has it).
         """
         self.session = session
         self.max_positions = max_positions
         self.prefill_chunk = prefill_chunk or max_positions
         inputs = {i.name: i for i in session.get_inputs()}
+        outputs = {o.name: o for o in session.get_outputs()}
         missing = [n for n in ("input_ids", "attention_mask") if n not in inputs]
         self.past = [i for name, i in inputs.items() if name.startswith(PAST_PREFIX)]
-        if missing or not self.past:
-            raise ValueError(f"the graph lacks {missing or ['past_key_values.*']}: it was not exported with past key "
-                             "values (task text-generation-with-past); re-export it with `python -m export bundle`")
+        self.present_name = {i.name: i.name.replace(PAST_PREFIX, PRESENT_PREFIX, 1) for i in self.past}
+        if missing or not self.past or "logits" not in outputs or not set(self.present_name.values()) <= set(outputs):
+            raise ValueError(f"the graph lacks {missing or ['past_key_values.*, present.*, logits']}: it was not exported "
+                             "with past key values (task text-generation-with-past); re-export it with "
+                             "`python -m export bundle`")
         self.has_position_ids = "position_ids" in inputs
-        self.output_names = [o.name for o in session.get_outputs()]
-        self.logits_index = self.output_names.index("logits")
+        self.shared_cache = not self.has_position_ids  # GroupQueryAttention: positions from the mask, one buffer
+        dims = {i.shape[3] for i in self.past}
+        if len(dims) == 1 and isinstance(next(iter(dims)), int):
+            self.head_dim = int(next(iter(dims)))
+        elif head_dim:
+            self.head_dim = head_dim
+        else:
+            raise ValueError("the graph's cache has no fixed head size: pass head_dim (the bundle's config.json "
+                             "hidden_size / num_attention_heads)")
+        self.last_row_logits = outputs["logits"].shape[1] == 1
 
-    def _empty_cache(self) -> dict[str, np.ndarray]:
-        cache = {}
-        for i in self.past:
-            _batch, heads, _length, dim = i.shape
-            cache[i.name] = np.zeros((1, heads, 0, dim), np.float16 if i.type == "tensor(float16)" else np.float32)
-        return cache
-
-    def _run(self, ids: list[int], cache: dict[str, np.ndarray], done: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        feed = {"input_ids": np.asarray([ids], np.int64), "attention_mask": np.ones((1, done + len(ids)), np.int64),
-                **cache}
-        if self.has_position_ids:
-            feed["position_ids"] = np.arange(done, done + len(ids), dtype=np.int64)[None]
-        outputs = self.session.run(None, feed)
-        new_cache = {name.replace(PRESENT_PREFIX, PAST_PREFIX, 1): value
-                     for name, value in zip(self.output_names, outputs, strict=True) if name.startswith(PRESENT_PREFIX)}
-        return outputs[self.logits_index][0, -1], new_cache
+    def cache(self, capacity: int) -> _Cache:
+        """A fresh cache for a request of at most ``capacity`` tokens (prompt and new tokens)."""
+        return _SharedCache(self, capacity) if self.shared_cache else _Cache(self, capacity)
 
     def tokens(self, prompt_ids: list[int], params: SamplingParams, stop_ids: frozenset[int] = frozenset(),
                cancel: threading.Event | None = None, constraint: LogitsConstraint | None = None) -> Iterator[int]:
@@ -128,11 +235,9 @@ class KVDecoder:
         if budget < 1:
             raise PromptTooLong(len(prompt_ids), self.max_positions)
         rng = np.random.default_rng(params.seed)
-        cache, done = self._empty_cache(), 0
+        cache = self.cache(len(prompt_ids) + budget)
         for start in range(0, len(prompt_ids), self.prefill_chunk):
-            chunk = prompt_ids[start:start + self.prefill_chunk]
-            logits, cache = self._run(chunk, cache, done)
-            done += len(chunk)
+            logits = cache.run(prompt_ids[start:start + self.prefill_chunk])
         produced = 0
         while produced < budget:
             if cancel is not None and cancel.is_set():
@@ -151,9 +256,7 @@ class KVDecoder:
             if constraint is not None and constraint.finished:
                 return
             for start in range(0, len(step) if produced < budget else 0, self.prefill_chunk):
-                chunk = step[start:start + self.prefill_chunk]
-                logits, cache = self._run(chunk, cache, done)
-                done += len(chunk)
+                logits = cache.run(step[start:start + self.prefill_chunk])
 
 
 class IncrementalDetokenizer:

@@ -33,7 +33,14 @@ from backend.engines.base import (
 )
 from backend.engines.bundle import BundleError, ServedBundle, resolve_bundle
 from backend.engines.constraint import GrammarConstraints, TokenConstraint, load_constraints
-from backend.engines.decoding import IncrementalDetokenizer, KVDecoder, PromptTooLong, SamplingParams
+from backend.engines.decoding import (
+    IncrementalDetokenizer,
+    KVDecoder,
+    PromptTooLong,
+    SamplingParams,
+    config_head_dim,
+    cpu_session,
+)
 from clinical.contract import epicrisis_prompt, record_from_messages, render_chatml
 from clinical.grammar import GrammarOptions
 from clinical.record import HospitalStay
@@ -67,15 +74,12 @@ class OnnxEngine(Engine):
         self.defaults = defaults or SamplingParams()
         self.max_concurrency = max_concurrency
         self.tokenizer = Tokenizer.from_file(str(bundle.tokenizer))
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.log_severity_level = 3
         try:
-            session = ort.InferenceSession(str(bundle.graph), options, providers=["CPUExecutionProvider"])
+            session = cpu_session(bundle.graph, threads)
         except ORT_ERRORS as exc:
             raise BundleError(f"ONNX Runtime cannot load {bundle.graph} ({bundle.dtype}): {exc}; re-export the "
                               "bundle or choose another dtype (ALTA_ONNX_DTYPE)") from exc
-        self.decoder = KVDecoder(session, bundle.max_positions, prefill_chunk)
+        self.decoder = KVDecoder(session, bundle.max_positions, prefill_chunk, config_head_dim(bundle.root))
         self.stop_ids = frozenset(bundle.eos_token_ids)
         self.constraints: GrammarConstraints | None = None
         self.constraint_detail = "unconstrained (ALTA_ONNX_CONSTRAIN=false)"
