@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -184,17 +185,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _vllm_command(argv: list[str]) -> int:
-    """``vllm-command`` belongs to training (it reads training configs): imported only when it runs, so
-    the server and every other command never load training code."""
-    try:
-        from training.vllm_command import main as vllm_command
-    except ModuleNotFoundError as exc:
-        if exc.name != "yaml":
-            raise
-        print(f"error: reading training configs needs {exc.name}: pip install pyyaml==6.0.3", file=sys.stderr)
-        return 2
-    return vllm_command(argv, prog="python -m backend vllm-command")
+VLLM_COMMAND_MOVED = "error: vllm-command moved to the training command line: python -m training vllm-command"
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -241,16 +232,15 @@ def make_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None, help="default ALTA_HOST (127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="default ALTA_PORT (8000)")
     serve.set_defaults(func=cmd_serve)
-    # Listed for --help; main() hands everything after it to training.vllm_command before parsing.
-    sub.add_parser("vllm-command", add_help=False,
-                   help="print the `vllm serve` command for a base model and the LoRA adapters of training configs "
-                        "(the same command as python -m training vllm-command)")
+    # Listed for --help only: the command reads training configs, so it lives in training's CLI.
+    sub.add_parser("vllm-command", add_help=False, help="moved: python -m training vllm-command")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["vllm-command"]:
-        return _vllm_command(argv[1:])
+        print(VLLM_COMMAND_MOVED + (" " + shlex.join(argv[1:]) if argv[1:] else ""), file=sys.stderr)
+        return 2
     args = make_parser().parse_args(argv)
     return args.func(get_settings(), args)

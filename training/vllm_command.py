@@ -3,7 +3,8 @@
     python -m training vllm-command --config training/configs/epicrisis-qwen2.5-1.5b-lora.yaml \\
         --merged-base /srv/models/qwen2.5-1.5b
 
-``python -m backend vllm-command ...`` runs the same command (the backend imports this module only then).
+It lives beside the configs it reads; the backend never imports it (``python -m backend vllm-command`` only
+points here).
 PyYAML and dataclasses only: no torch.
 """
 
@@ -106,5 +107,5 @@ def make_parser(prog: str = "python -m training vllm-command") -> argparse.Argum
     return vllm
 
 
-def main(argv: list[str] | None = None, prog: str = "python -m training vllm-command") -> int:
-    return run(make_parser(prog).parse_args(argv))
+def main(argv: list[str] | None = None) -> int:
+    return run(make_parser().parse_args(argv))

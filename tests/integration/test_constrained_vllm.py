@@ -76,7 +76,7 @@ def test_a_live_vllm_writes_a_draft_that_passes_the_review():
     url = os.environ.get("ALTA_TEST_VLLM_URL")
     if not url:
         pytest.fail("the vllm tests need ALTA_TEST_VLLM_URL, a `vllm serve` started with the command "
-                    "`python -m backend vllm-command` prints")
+                    "`python -m training vllm-command` prints")
     engine = VllmEngine([url], MODELS, api_key=os.environ.get("ALTA_TEST_VLLM_API_KEY"), constrain=True)
     stay = stay_of("minimo")
 

@@ -1,6 +1,6 @@
 """Against a real ``vllm serve`` (marker ``vllm``): the engine works, and the recorded fixtures match.
 
-Start the server with the line ``python -m backend vllm-command ...`` prints, then
+Start the server with the line ``python -m training vllm-command ...`` prints, then
 ``ALTA_TEST_VLLM_URL=http://gpu-host:8000 pytest -m vllm tests/integration/test_vllm_server.py``
 (``ALTA_TEST_VLLM_API_KEY`` when it was started with ``--api-key``). The unit tests replay the
 files in tests/fixtures/vllm/; this checks that vLLM still answers in those shapes.
@@ -29,7 +29,7 @@ def url() -> str:
     value = os.environ.get("ALTA_TEST_VLLM_URL")
     if not value:
         pytest.fail("the vllm tests need ALTA_TEST_VLLM_URL, a `vllm serve` started with the command "
-                    "`python -m backend vllm-command` prints")
+                    "`python -m training vllm-command` prints")
     return value.rstrip("/")
 
 

@@ -1,4 +1,4 @@
-"""`python -m backend vllm-command`: the `vllm serve` line read from the training configs."""
+"""`python -m training vllm-command`: the `vllm serve` line read from the training configs."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from backend.cli import main
 from tests.support import REPO
+from training.__main__ import main
 from training.vllm_command import vllm_serve_command
 
 CONFIGS = REPO / "training/configs"
@@ -83,10 +83,28 @@ def test_adapter_overrides_are_checked(capsys):
 
 
 def test_reading_the_configs_needs_no_torch():
-    code = ("import sys; from backend.cli import main; "
+    code = ("import sys; from training.__main__ import main; "
             f"rc = main(['vllm-command', '--config', {str(EPICRISIS)!r}, '--merged-base', '/b']); "
             "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'transformers', 'peft', 'vllm'}); "
             "print(heavy, file=sys.stderr); sys.exit(rc or (1 if heavy else 0))")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("vllm serve /b ")
+
+
+def test_the_backend_cli_points_to_the_training_command(capsys):
+    from backend.cli import main as backend_main
+
+    assert backend_main(["vllm-command", "--config", str(EPICRISIS), "--merged-base", "/b"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.strip().startswith("error: vllm-command moved to the training command line: "
+                                  "python -m training vllm-command --config ")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_python_m_training_vllm_command_runs_as_a_program():
+    result = subprocess.run([sys.executable, "-m", "training", "vllm-command", "--config", str(EPICRISIS),
+                             "--merged-base", "/b"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert shlex.split(result.stdout)[:3] == ["vllm", "serve", "/b"]

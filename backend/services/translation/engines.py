@@ -37,7 +37,7 @@ HOW_TO_CONFIGURE = (
     "apertium-eng-spa) and keep \"apertium\" last in ALTA_ENGINES; for a translation model, export it with "
     "`python -m export bundle --checkpoint DIR --out models/NAME --catalog models/catalog.json --tasks "
     "translation`, set ALTA_ONNX_MODEL=NAME and ALTA_ENGINES='[\"onnx\", \"template\", \"apertium\"]', or serve "
-    "it with vLLM (`python -m backend vllm-command`) and set ALTA_VLLM_BASE_URLS and "
+    "it with vLLM (`python -m training vllm-command`) and set ALTA_VLLM_BASE_URLS and "
     "ALTA_VLLM_MODELS='{\"translation\": \"ADAPTER\"}' with \"vllm\" first in ALTA_ENGINES; "
     "GET /api/v1/models lists each engine's tasks")
 
