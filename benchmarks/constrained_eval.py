@@ -84,8 +84,8 @@ def chromium_rows(bundle: Path, dtype: str, examples: list[ChatExample], max_new
     from playwright.sync_api import sync_playwright
 
     from clinical.grammar import epicrisis_grammar
+    from devtools.browser import CHROMIUM, CHROMIUM_ARGS, build_webapp, start_server
     from export.catalog import register
-    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, build_webapp, start_server
 
     python = OnnxEngine(open_bundle(bundle, dtype), max_concurrency=1, constrain=True, jump_forward=False)
     manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))

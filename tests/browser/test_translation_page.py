@@ -26,7 +26,7 @@ from backend.engines.apertium import installed_modes
 from tests.browser.conftest import ARTIFACTS, Server, start_server
 from tests.browser.test_webapp import TIMEOUT_MS, enter_key, open_app
 from tests.support import REPO
-from tests.translation_support import (
+from tests.support.translation import (
     NOTE,
     GlossaryModelServer,
     drop_first_placeholder,

@@ -28,7 +28,7 @@ from backend.engines.base import EngineBusy, EngineHealth
 from backend.engines.registry import EngineRegistry
 from backend.engines.template import TemplateEngine
 from devtools import export_testing as testing
-from tests.translation_support import (
+from tests.support.translation import (
     NOTE,
     GlossaryTranslator,
     drop_first_placeholder,

@@ -21,7 +21,7 @@ from clinical.checks import CheckReport, check_draft
 from clinical.checks.mutations import KINDS, mutations
 from clinical.record import HospitalStay
 from clinical.writer import render_epicrisis
-from tests.strategies import hospital_stays
+from tests.support.strategies import hospital_stays
 from training.data.narratives import reference_epicrisis
 
 TODAY = dt.date(2026, 11, 21)

@@ -9,7 +9,7 @@ import pytest
 from clinical.deid import deidentify, reidentify
 from clinical.translate import translate_document
 from clinical.translate.english_phi import render_in_english
-from tests.translation_support import GlossaryTranslator
+from tests.support.translation import GlossaryTranslator
 
 
 @pytest.mark.parametrize(("type_", "original", "english"), [

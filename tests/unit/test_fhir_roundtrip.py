@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 
 from clinical.fhir import bundle_to_record, record_to_bundle
 from clinical.record import HospitalStay
-from tests.fhir_strategies import wide_hospital_stays
-from tests.strategies import CONTEXT, hospital_stays
+from tests.support.fhir_strategies import wide_hospital_stays
+from tests.support.strategies import CONTEXT, hospital_stays
 
 
 def _through_json(stay: HospitalStay, bundle_type: str = "transaction") -> HospitalStay:

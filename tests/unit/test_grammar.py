@@ -20,7 +20,7 @@ from clinical.contract import GOLDEN_TODAY, example_records
 from clinical.grammar import GrammarOptions, ebnf_literal, epicrisis_grammar, golden_grammars
 from clinical.record import HospitalStay
 from clinical.writer import render_epicrisis
-from tests.strategies import hospital_stays
+from tests.support.strategies import hospital_stays
 from tests.support import REPO
 
 xgr = pytest.importorskip("xgrammar", reason="the constrain extra (make test installs it)")

@@ -12,7 +12,7 @@ from clinical.translate.layout import is_heading, page_blocks
 from clinical.translate.ocr import OcrUnavailable, check_ocr, ocr_image
 from clinical.translate.pdf_reader import PdfError, ocr_missing_pages, read_pdf
 from clinical.translate.pdf_writer import FontMissing, render_pdf
-from tests.translation_support import image_pdf, text_pdf
+from tests.support.translation import image_pdf, text_pdf
 
 LONG = ("Paciente de 67 años con antecedentes de hipertensión arterial y diabetes mellitus tipo 2 que ingresa "
         "por neumonía adquirida en la comunidad, con fiebre y tos productiva de cuatro días de evolución.")

@@ -28,7 +28,7 @@ from clinical.translate import (
     translate_document,
 )
 from devtools import export_testing as testing
-from tests.translation_support import (
+from tests.support.translation import (
     NOTE,
     GlossaryTranslator,
     drop_first_placeholder,

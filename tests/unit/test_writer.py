@@ -23,7 +23,7 @@ from clinical.writer import (
     render_sections,
 )
 from clinical.writer.spanish import SECTION_TITLES, WRITTEN_DATE, format_date, format_dose
-from tests.strategies import hospital_stays
+from tests.support.strategies import hospital_stays
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "clinical" / "examples" / "neumonia_chile.json"
 CONTEXT = {"today": dt.date(2026, 11, 21)}

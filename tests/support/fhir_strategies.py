@@ -1,4 +1,4 @@
-"""Hypothesis strategies for the FHIR round trip: ``tests.strategies`` records, widened with what
+"""Hypothesis strategies for the FHIR round trip: ``tests.support.strategies`` records, widened with what
 they never draw (weight and per-kg doses, combination doses, Mexican and Spanish identifiers, lab
 values that only travel as text)."""
 
@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from clinical.identifiers import luhn_check_digit
 from clinical.record import HospitalStay
-from tests.strategies import CONTEXT, hospital_stay_dicts
+from tests.support.strategies import CONTEXT, hospital_stay_dicts
 
 _EXTRA_LABS = [("Plaquetas", "/mm³", "1000"), ("Lactato", "mmol/L", "3,10"), ("Orina completa", "campo", "negativa"),
                ("Troponina", "ng/L", "< 5")]
