@@ -159,22 +159,27 @@ class _SharedCache(_Cache):
         self.binding = decoder.session.io_binding()
         self.mask = np.ones((1, capacity), np.int64)
         self.done = 0
+        # a last-row graph writes its logits into one preallocated row; otherwise ORT allocates them (output 0)
+        self.logits = np.zeros((1, 1, decoder.vocab), decoder.logits_dtype) if decoder.vocab else None
+        if self.logits is None:
+            self.binding.bind_output("logits", "cpu")
+        else:
+            self.binding.bind_ortvalue_output("logits", ort.OrtValue.ortvalue_from_numpy(self.logits))
         self.buffers = [np.zeros((1, i.shape[1], capacity, decoder.head_dim), _np_dtype(i.type)) for i in decoder.past]
-        self.values: list[ort.OrtValue] = []
-        for i, buffer in zip(decoder.past, self.buffers, strict=True):
-            value = ort.OrtValue.ortvalue_from_numpy(buffer)
+        self.values = [ort.OrtValue.ortvalue_from_numpy(buffer) for buffer in self.buffers]
+        for i, value in zip(decoder.past, self.values, strict=True):
             self.binding.bind_ortvalue_input(i.name, value)
-            self.values.append(value)
+            self.binding.bind_ortvalue_output(decoder.present_name[i.name], value)
 
     def run(self, ids: list[int]) -> np.ndarray:
         self._feed(ids)
-        self.binding.clear_binding_outputs()
-        self.binding.bind_output("logits", "cpu")  # its row count follows len(ids) unless the graph keeps the last
-        for i, value in zip(self.decoder.past, self.values, strict=True):
-            self.binding.bind_ortvalue_output(self.decoder.present_name[i.name], value)
+        if self.logits is None:
+            self.binding.bind_output("logits", "cpu")  # rebound: its rows follow len(ids)
         self.decoder.session.run_with_iobinding(self.binding)
         self.done += len(ids)
-        return self.binding.get_outputs()[0].numpy()[0, -1]
+        if self.logits is None:
+            return self.binding.get_outputs()[0].numpy()[0, -1]
+        return self.logits[0, -1].copy()
 
 
 class KVDecoder:
@@ -218,6 +223,9 @@ class KVDecoder:
             raise ValueError("the graph's cache has no fixed head size: pass head_dim (the bundle's config.json "
                              "hidden_size / num_attention_heads)")
         self.last_row_logits = outputs["logits"].shape[1] == 1
+        vocab = outputs["logits"].shape[2]
+        self.vocab = vocab if self.last_row_logits and isinstance(vocab, int) else 0  # 0: rows vary, ORT allocates
+        self.logits_dtype = _np_dtype(outputs["logits"].type)
 
     def cache(self, capacity: int) -> _Cache:
         """A fresh cache for a request of at most ``capacity`` tokens (prompt and new tokens)."""
