@@ -9,7 +9,7 @@ HOST   ?=
 PORT   ?=
 NPM    ?= npm
 
-.PHONY: run test qwen-tokenizer test-postgres test-slow bench bench-translation bench-constrained lint golden demo-model demo-bundle eval-checks eval-deid train-deid clean help \
+.PHONY: run test qwen-tokenizer test-postgres test-slow bench bench-translation bench-constrained bench-vocab lint golden demo-model demo-bundle eval-checks eval-deid train-deid clean help \
 	webapp system-deps-run system-deps-test
 
 help:
@@ -18,6 +18,7 @@ help:
 	@echo "make bench    template and API throughput/latency table"
 	@echo "make bench-translation  translation chrF/BLEU (TICO-19 dev), term accuracy, placeholders, pages/min"
 	@echo "make bench-constrained  the demo model with and without the record grammar on 200 held-out stays"
+	@echo "make bench-vocab  Qwen2.5 tokens per epicrisis: trimmed and medical vocabularies; bundle MB; demo warm-up"
 	@echo "make test-postgres  the API suite on a throwaway PostgreSQL server"
 	@echo "make demo-model  train and evaluate the demo model (CPU, about 40 min)"
 	@echo "make demo-bundle  export models/demo to a validated ONNX bundle (fp32, fp16, q4, q4f16)"
@@ -107,6 +108,10 @@ bench: $(VENV)/.dev system-deps-run
 	$(PY) -m benchmarks.constrained_eval --n 50
 	$(PY) -m benchmarks.browser_bench $(if $(wildcard models/demo-onnx/manifest.json),--bundle models/demo-onnx)
 	$(PY) -m benchmarks.translation_bench
+
+# Vocabulary trimming and the medical vocabulary on the real Qwen2.5 tokenizer (issue 15).
+bench-vocab: $(VENV)/.dev $(QWEN_TOKENIZER)
+	$(PY) -m benchmarks.vocab_bench
 
 # Translation: chrF/BLEU on TICO-19 dev (Apertium raw, with terminology, any model engine), term
 # accuracy, placeholder round-trip, pages per minute.

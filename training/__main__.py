@@ -1,4 +1,4 @@
-"""`python -m training {train,merge,eval,demo-model,vllm-command}`: the ML engineer's command line."""
+"""`python -m training {train,merge,eval,demo-model,vocab,vllm-command}`: the ML engineer's command line."""
 
 from __future__ import annotations
 
@@ -117,6 +117,10 @@ def make_parser() -> argparse.ArgumentParser:
     demo.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                       help="override configs/demo.yaml, e.g. train.max_steps=20000 on a GPU")
     demo.set_defaults(func=cmd_demo)
+
+    from training.vocab.cli import register as register_vocab
+
+    register_vocab(sub)
 
     # Listed for --help; main() hands everything after it to training.vllm_command, its own parser.
     sub.add_parser("vllm-command", add_help=False,
