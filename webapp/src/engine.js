@@ -1,32 +1,31 @@
 /**
- * The page's side of the in-browser engine: picks the bundle and dtype, starts the worker and
- * speaks its protocol (see worker.js for the message table).
- *
- * Device and dtype: WebGPU when the adapter offers shader-f16 and the bundle ships q4f16; else WASM
- * with fp32 when shipped (on the tiny and 4.7M-parameter probes fp32 decodes 3-5x faster than q4 in
- * WASM: MatMulNBits dequantises per call, and at these sizes the memory saved buys nothing), then
- * the catalog's own dtype. benchmarks/browser_bench.py measures this on a bundle.
+ * The page's side of the in-browser engine: picks the bundle's device and dtype (device_policy.js,
+ * by measurement), starts the worker and speaks its protocol (see worker.js for the message table).
  */
-const WASM_ORDER = ['fp32', 'q8', 'fp16', 'q4', 'q4f16'];
+import { planDevice } from './device_policy.js';
 
-export async function chooseDevice(bundle, params = new URLSearchParams()) {
-  // ?device=wasm&dtype=q4 pins the choice (benchmarks, support); an unknown value is ignored.
-  const pinnedDevice = ['wasm', 'webgpu'].includes(params.get('device')) ? params.get('device') : null;
-  const pinnedDtype = bundle.dtypes[params.get('dtype')] ? params.get('dtype') : null;
-  if (pinnedDevice === 'wasm' || (pinnedDtype && pinnedDevice !== 'webgpu')) {
-    return { device: 'wasm', dtype: pinnedDtype ?? WASM_ORDER.find((d) => bundle.dtypes[d]) ?? bundle.dtype };
-  }
-  if (pinnedDevice === 'webgpu') return { device: 'webgpu', dtype: pinnedDtype ?? 'q4f16' };
+/** What this browser says about its device: a WebGPU adapter with shader-f16, and navigator.deviceMemory. */
+export async function deviceFacts() {
+  let webgpu = false;
   try {
-    if (navigator.gpu && bundle.dtypes.q4f16) {
-      const adapter = await navigator.gpu.requestAdapter();
-      if (adapter?.features.has('shader-f16')) return { device: 'webgpu', dtype: 'q4f16' };
-    }
+    if (navigator.gpu) webgpu = Boolean((await navigator.gpu.requestAdapter())?.features.has('shader-f16'));
   } catch {
-    // no usable WebGPU: WASM below
+    // no usable WebGPU: WASM
   }
-  const dtype = WASM_ORDER.find((d) => bundle.dtypes[d]) ?? bundle.dtype;
-  return { device: 'wasm', dtype };
+  return { webgpu, deviceMemory: navigator.deviceMemory };
+}
+
+/** The device and dtype to load for ``bundle`` here, or a refusal ({refused, message}); see planDevice. */
+export async function chooseDevice(bundle, params = new URLSearchParams()) {
+  const pinned = params.get('device');
+  const facts = pinned === 'wasm' || (params.get('dtype') && pinned !== 'webgpu')
+    ? { webgpu: false, deviceMemory: navigator.deviceMemory } : await deviceFacts();
+  const choice = planDevice(bundle, facts, params);
+  // ?threads=N pins the WASM threads (benchmarks: one thread against two)
+  const threads = Number.parseInt(params.get('threads') ?? '', 10);
+  if (Number.isInteger(threads) && threads > 0) choice.threads = Math.min(threads, 16);
+  if (params.get('ort') === 'plain') choice.ortBuild = 'plain';
+  return choice;
 }
 
 export class BrowserEngine {
@@ -56,6 +55,7 @@ export class BrowserEngine {
     const waiter = this.pending.get(key);
     if (!waiter) return undefined;
     if (data.type === 'token') return waiter.onToken?.(data.text);
+    if (data.type === 'speed') return waiter.onSpeed?.(data);
     this.pending.delete(key);
     return data.type === 'error' ? waiter.reject(new Error(data.message)) : waiter.resolve(data);
   }
@@ -63,7 +63,7 @@ export class BrowserEngine {
   /** Loads ``bundle`` (an entry of GET /api/v1/bundles) with the best device and dtype here. */
   load(bundle, choice) {
     this.start();
-    const key = `${bundle.name}/${choice.dtype}/${choice.device}`;
+    const key = `${bundle.name}/${choice.dtype}/${choice.device}/${choice.threads ?? ''}/${choice.ortBuild ?? ''}`;
     if (this.loadPromise && this.loadKey === key) return this.loadPromise;
     this.loadKey = key;
     this.loadPromise = new Promise((resolve, reject) => {
@@ -72,21 +72,22 @@ export class BrowserEngine {
         // bundle.url is /models/<name>/<version>/: the version in the path keeps caches honest.
         type: 'load', model: bundle.name, modelId: bundle.url.replace(/^\/models\//, '').replace(/\/$/, ''),
         dtype: choice.dtype, device: choice.device, modelsUrl: '/models/', wasmUrl: '/ort/',
-        abortFlag: this.flag,
+        abortFlag: this.flag, threads: choice.threads, ortBuild: choice.ortBuild,
       });
     }).then((info) => { this.info = { ...info, version: bundle.version }; return this.info; },
       (err) => { this.loadPromise = null; throw err; });
     return this.loadPromise;
   }
 
-  /** Writes from ``prompt``; ``onToken(text)`` as it goes. Resolves with the worker's `done` message.
+  /** Writes from ``prompt``; ``onToken(text)`` as it goes, ``onSpeed({tokens, decode_ms})`` every few tokens.
+   * Resolves with the worker's `done` message.
    * ``grammar``: the record's grammar (EBNF from the server, clinical/grammar.py), which holds the draft to it. */
-  generate(prompt, { maxNewTokens = 1536, onToken, stopAtEos = true, grammar = null } = {}) {
+  generate(prompt, { maxNewTokens = 1536, onToken, onSpeed, stopAtEos = true, grammar = null } = {}) {
     const id = `g${Date.now()}${Math.random().toString(16).slice(2, 6)}`;
     if (this.flag) Atomics.store(new Int32Array(this.flag), 0, 0);
     this.current = id;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, onToken });
+      this.pending.set(id, { resolve, reject, onToken, onSpeed });
       this.worker.postMessage({
         type: 'generate', id, prompt, max_new_tokens: maxNewTokens, stop_at_eos: stopAtEos, grammar,
       });

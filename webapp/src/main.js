@@ -11,6 +11,7 @@ import { UnknownFieldError, canonicalRecord, epicrisisPrompt } from './contract.
 import {
   attributionText, checksSummary, findingItems, highlighted, printBanner, printBlock, sourceOf, utcDate,
 } from './draft.js';
+import { MIN_TOKENS_PER_S, slowMessage, storageRefusal, tooSlow } from './device_policy.js';
 import { BrowserEngine, chooseDevice } from './engine.js';
 import { StayForm } from './form.js';
 import { newId, outbox, syncOutbox } from './outbox.js';
@@ -251,10 +252,54 @@ function reportApiError(err) {
   }
 }
 
+/** This device cannot (or should not) draft with the bundle: the page says why and offers the server. */
+class DeviceRefusal extends Error {}
+
+/** Shows ``message`` with a button that switches to the server (and hides it once the server is chosen). */
+function offerServer(message) {
+  $('engine-refusal-text').textContent = message;
+  $('engine-refusal').hidden = false;
+  document.body.dataset.refusal = 'shown';
+  status(message, 'error');
+}
+
+function useServer() {
+  document.querySelector('input[name="engine"][value="server"]').checked = true;
+  localStorage.setItem(ENGINE_STORAGE, 'server');
+  $('engine-refusal').hidden = true;
+  delete document.body.dataset.refusal;
+  status('Se redactará en el servidor.', 'ok');
+}
+
+/** Whether the bundle file the choice needs is already in the service worker's model cache. */
+async function isCached(bundle, choice) {
+  try {
+    return Boolean(await caches.match(new URL(`${bundle.url}${bundle.dtypes[choice.dtype].file}`, location.origin).href));
+  } catch {
+    return false;
+  }
+}
+
+/** Refuses, before any download, a bundle this device cannot hold in memory or in storage. */
+async function checkDevice(bundle, choice) {
+  if (choice.refused) throw new DeviceRefusal(choice.message);
+  if (!navigator.storage?.estimate) return;
+  const refusal = storageRefusal(choice.bytes, await navigator.storage.estimate(), await isCached(bundle, choice));
+  if (refusal) throw new DeviceRefusal(refusal);
+}
+
+function minTokensPerS() {
+  // ?min_tok_s= moves the threshold (support: a clinic that accepts slower drafts; tests)
+  const pinned = Number(new URLSearchParams(location.search).get('min_tok_s'));
+  return Number.isFinite(pinned) && pinned > 0 ? pinned : MIN_TOKENS_PER_S;
+}
+
 async function loadBrowserModel() {
   const bundle = currentBundle();
   if (!bundle) throw new Error('el servidor no ofrece ningún modelo para el navegador');
   const choice = await chooseDevice(bundle, new URLSearchParams(location.search));
+  alta.choice = choice;
+  await checkDevice(bundle, choice);
   const total = bundle.dtypes[choice.dtype].bytes;
   const files = new Map();
   engine.onProgress = ({ file, loaded, total: fileTotal }) => {
@@ -273,6 +318,12 @@ async function loadBrowserModel() {
     + `${info.device === 'webgpu' ? 'WebGPU' : `WASM, ${info.threads} hilo${info.threads === 1 ? '' : 's'}`}`;
   status('Modelo listo en este equipo.', 'ok');
   return info;
+}
+
+/** The page's answer when the browser model cannot load: a refusal with the server offered, or the error. */
+function loadFailed(err) {
+  if (err instanceof DeviceRefusal) offerServer(err.message);
+  else status(`No se pudo cargar el modelo: ${err.message}`, 'error');
 }
 
 /** The record's grammar from the server (the same one its engines are held to), or null offline:
@@ -301,11 +352,21 @@ async function generateInBrowser(record) {
     status('Redactando en este equipo…');
     const started = performance.now();
     const grammar = await recordGrammar(record);
+    const threshold = minTokensPerS();
+    let slow = null;
+    const onSpeed = ({ tokens, decode_ms: decodeMs }) => {
+      if (slow === null && (slow = tooSlow(tokens, decodeMs, threshold)) !== null) engine.abort();
+    };
     const run = await engine.generate(epicrisisPrompt(record, contract),
-      { onToken: appendText, maxNewTokens: bundles.max_new_tokens ?? 1536, grammar });
+      { onToken: appendText, onSpeed, maxNewTokens: bundles.max_new_tokens ?? 1536, grammar });
     alta.lastRun = { ...run, model: info.model, dtype: info.dtype, device: info.device, wall_ms: performance.now() - started,
       grammar: Boolean(grammar) };
     document.body.dataset.runs = String(Number(document.body.dataset.runs ?? 0) + 1);
+    if (slow !== null) {
+      alta.lastRun.too_slow_tok_s = slow;
+      offerServer(`${slowMessage(slow, info.model, threshold)} El borrador parcial no se guardó.`);
+      return;
+    }
     if (run.aborted) {
       status('Redacción detenida: el borrador parcial no se guardó.', 'warn');
       return;
@@ -321,7 +382,8 @@ async function generateInBrowser(record) {
     status('Borrador escrito en este equipo; enviándolo al servidor para revisarlo frente al registro…');
     await sync();
   } catch (err) {
-    status(`El motor del navegador falló: ${err.message}`, 'error');
+    if (err instanceof DeviceRefusal) offerServer(err.message);
+    else status(`El motor del navegador falló: ${err.message}`, 'error');
   } finally {
     setRunning(null);
   }
@@ -650,11 +712,13 @@ function setupEngineChoice() {
   for (const input of document.querySelectorAll('input[name="engine"]')) {
     input.addEventListener('change', () => {
       localStorage.setItem(ENGINE_STORAGE, engineChoice());
-      if (engineChoice() === 'browser') loadBrowserModel().catch((err) => status(`No se pudo cargar el modelo: ${err.message}`, 'error'));
+      if (engineChoice() === 'browser') loadBrowserModel().catch(loadFailed);
+      else $('engine-refusal').hidden = true;
     });
   }
+  $('use-server-btn').addEventListener('click', useServer);
   // The choice is remembered: load the model now, so it is cached for offline use after this visit.
-  if (engineChoice() === 'browser') loadBrowserModel().catch((err) => status(`No se pudo cargar el modelo: ${err.message}`, 'error'));
+  if (engineChoice() === 'browser') loadBrowserModel().catch(loadFailed);
 }
 
 /** The header: the sign-in form, or who is signed in with "Cerrar sesión"; what the role may do. */

@@ -11,7 +11,8 @@
  * |-------------|-----------------------------------------------------|-------------------------------------------------|
  * | `load`      | model (catalog name), modelId (path under modelsUrl:| `progress` {file, loaded, total}*, then `ready` |
  * |             | "<name>/<version>"), dtype, device ("webgpu"/"wasm"),| {model, dtype, device, threads, load_ms}        |
- * |             | modelsUrl, wasmUrl, abortFlag? (SharedArrayBuffer)  |                                                 |
+ * |             | modelsUrl, wasmUrl, abortFlag? (SharedArrayBuffer), |                                                 |
+|             | threads? (WASM threads; default: up to 4)           |                                                 |
  * |             |                                                     | or `error` {message}                            |
  * | `generate`  | id, prompt (the contract's ChatML text),            | `token` {id, text}* as text is written, then    |
  * |             | max_new_tokens, stop_at_eos (default true),         | `done` {id, text, prompt_ids, token_ids,        |
@@ -132,25 +133,46 @@ function countingFetch(baseFetch) {
 }
 env.fetch = countingFetch(env.fetch);
 
-async function load({ model, modelId, dtype, device, modelsUrl, wasmUrl, abortFlag: flag }) {
-  const key = `${modelId}/${dtype}/${device}`;
+/** Time spent inside ONNX Runtime's session.run (inputs into WASM, kernels, outputs out), so the `done`
+ * message can tell the runtime's share of a step from Transformers.js's own per-token work. */
+const ortTime = { ms: 0, calls: 0 };
+function timeSessions(lm) {
+  for (const session of Object.values(lm.sessions ?? {})) {
+    const run = session.run.bind(session);
+    session.run = async (...args) => {
+      const started = performance.now();
+      try {
+        return await run(...args);
+      } finally {
+        ortTime.ms += performance.now() - started;
+        ortTime.calls += 1;
+      }
+    };
+  }
+}
+
+async function load({ model, modelId, dtype, device, modelsUrl, wasmUrl, abortFlag: flag, threads = null, ortBuild = null }) {
+  const key = `${modelId}/${dtype}/${device}/${threads ?? ''}/${ortBuild ?? ''}`;
   if (flag) abortFlag = new Int32Array(flag);
   if (loaded?.key === key) return loaded.info;
   if (loading?.key === key) return loading.promise;
   // A path, not a URL: Transformers.js looks local files up (and checks they exist) only by path.
   env.localModelPath = modelsUrl;
   const wasm = env.backends.onnx.wasm;
+  const build = ortBuild === 'plain' ? 'ort-wasm-simd-threaded' : 'ort-wasm-simd-threaded.asyncify';
   wasm.wasmPaths = {
-    mjs: new URL(`${wasmUrl}ort-wasm-simd-threaded.asyncify.mjs`, self.location.origin).href,
-    wasm: new URL(`${wasmUrl}ort-wasm-simd-threaded.asyncify.wasm`, self.location.origin).href,
+    mjs: new URL(`${wasmUrl}${build}.mjs`, self.location.origin).href,
+    wasm: new URL(`${wasmUrl}${build}.wasm`, self.location.origin).href,
   };
   // Up to four threads (ONNX Runtime's own cap for WASM), one when the page is not cross-origin
-  // isolated (no SharedArrayBuffer, so no WASM threads).
-  wasm.numThreads = self.crossOriginIsolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 2)) : 1;
+  // isolated (no SharedArrayBuffer, so no WASM threads). `threads` pins it (benchmarks).
+  wasm.numThreads = !self.crossOriginIsolated ? 1
+    : threads ?? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 2));
   const started = performance.now();
   const promise = (async () => {
     const tokenizer = await AutoTokenizer.from_pretrained(modelId);
     const lm = await AutoModelForCausalLM.from_pretrained(modelId, { dtype, device });
+    timeSessions(lm);
     const info = {
       model, dtype, device, threads: device === 'wasm' ? wasm.numThreads : 0,
       isolated: self.crossOriginIsolated, load_ms: performance.now() - started,
@@ -164,6 +186,12 @@ async function load({ model, modelId, dtype, device, modelsUrl, wasmUrl, abortFl
   } finally {
     loading = null;
   }
+}
+
+function medianOf(values) {
+  if (!values.length) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
 }
 
 function eosIds(model) {
@@ -182,13 +210,32 @@ async function generate({ id, prompt, max_new_tokens: maxNewTokens = 1024, stop_
   const inputs = tokenizer(prompt, { add_special_tokens: false });
   const promptIds = Array.from(inputs.input_ids.data, Number);
   const started = performance.now();
+  ortTime.ms = 0;
+  ortTime.calls = 0;
   let firstTokenAt = null;
+  let ortAtFirst = 0;
   let pieces = 0;
+  let tokens = 0;
+  let lastTokenAt = null;
+  const stepMs = []; // wall time between consecutive tokens: the per-step cost the page pays
   const streamer = new TextStreamer(tokenizer, {
     skip_prompt: true,
     skip_special_tokens: true,
     callback_function: (text) => { if (text) post({ type: 'token', id, text, index: pieces++ }); },
-    token_callback_function: () => { firstTokenAt ??= performance.now(); },
+    token_callback_function: () => {
+      const now = performance.now();
+      if (firstTokenAt === null) {
+        firstTokenAt = now;
+        ortAtFirst = ortTime.ms;
+      }
+      if (lastTokenAt !== null) stepMs.push(now - lastTokenAt);
+      lastTokenAt = now;
+      tokens += 1;
+      // The page judges the device's speed from these (device_policy.js tooSlow).
+      if (tokens > 1 && (tokens % 4 === 1 || now - firstTokenAt > 5000)) {
+        post({ type: 'speed', id, tokens, decode_ms: now - firstTokenAt });
+      }
+    },
   });
   const eos = eosIds(model);
   let constraint = null;
@@ -227,6 +274,9 @@ async function generate({ id, prompt, max_new_tokens: maxNewTokens = 1024, stop_
     decode_ms: finished - (firstTokenAt ?? finished),
     total_ms: finished - started,
     constrained: Boolean(constraint), mask_ms: constraint?.ms ?? 0, grammar_compile_ms: constraint?.compileMs ?? 0,
+    step_ms: medianOf(stepMs), threads: loaded.info.threads,
+    // decode steps' time inside session.run (the rest of decode_ms is Transformers.js's own work per token)
+    ort_decode_ms: ortTime.ms - ortAtFirst, ort_calls: ortTime.calls,
   };
 }
 

@@ -29,6 +29,14 @@ test('the vocabulary is read as the Python engine reads it', { skip: !existsSync
   assert.equal(encoded[EOS], '<|im_end|>');
 });
 
+test("a vocabulary the size of Qwen2.5's (151,665 tokens) is read without overflowing the stack", () => {
+  const vocab = Object.fromEntries(Array.from({ length: 151_643 }, (_, id) => [`t${id}`, id]));
+  const added = Array.from({ length: 22 }, (_, i) => ({ content: `<|added${i}|>`, id: 151_643 + i }));
+  const { encoded, size } = vocabularyOf({ model: { vocab }, added_tokens: added, decoder: { type: 'ByteLevel' } });
+  assert.equal(size, 151_665);
+  assert.equal(encoded[151_664], '<|added21|>');
+});
+
 /** GPT-2's byte-to-character table: a byte-level vocabulary has one token per byte, spelt this way. */
 function byteCharacters() {
   const printable = [];

@@ -1,0 +1,130 @@
+/**
+ * Which dtype this device runs, or why it must not run any: pure functions over the bundle list
+ * (GET /api/v1/bundles: each shipped dtype with its download size) and what the browser says about
+ * the device. engine.js gathers the facts; main.js shows the refusals; test/device_policy.test.js
+ * holds the rules.
+ *
+ * The orders are measurements (benchmarks/browser_bench.py, Chromium WASM, 2 threads, README):
+ * - WASM: q8 first. ONNX Runtime Web's WASM build has no MLAS 4-bit kernel, so MatMulNBits
+ *   (q4, q4f16) dequantises every weight matrix to fp32 on every call: on the Qwen2.5-0.5B shape q4
+ *   decodes 0.84 tok/s where q8 (MatMulInteger, WASM SIMD QGEMM) decodes 11.5 and fp32 9.6.
+ *   fp32 next (fast, but four times q8's size), fp16 (converted to fp32 on load), then 4-bit.
+ * - WebGPU: q4f16 (the WebGPU MatMulNBits shaders), then q4, fp16, fp32. Not measured here: the
+ *   machine's headless Chromium has no GPU.
+ */
+export const WASM_ORDER = ['q8', 'fp32', 'fp16', 'q4', 'q4f16'];
+export const WEBGPU_ORDER = ['q4f16', 'q4', 'fp16', 'fp32'];
+
+/** Decode speed below which the page says the device is too slow and offers the server (tokens/s). */
+export const MIN_TOKENS_PER_S = 3;
+
+const MiB = 1024 ** 2;
+const GiB = 1024 ** 3;
+
+/**
+ * Memory a dtype takes while it loads and writes, as a multiple of its download size. In WASM the
+ * graph's bytes are fetched into JS memory and copied into the WASM heap, where ONNX Runtime also
+ * pre-packs weights (q8 and fp32 GEMMs) or widens fp16 to fp32; 4-bit keeps its packed weights but
+ * widens fp16 scales. WebGPU uploads the weights and drops the CPU copy.
+ * Renderer peaks measured on the 0.5B shape (benchmarks/browser_bench.py) sit under these factors.
+ */
+const WASM_FACTOR = { q8: 2.5, fp32: 2.2, fp16: 3.5, q4: 2.5, q4f16: 3.5 };
+const WEBGPU_FACTOR = 1.5;
+const OVERHEAD = 300 * MiB; // the WASM runtime, tokenizer, KV cache and activations of a long draft
+
+/** A 32-bit WASM heap cannot pass 4 GiB, whatever the device has; the weights live there once, with
+ * room for ONNX Runtime's packed copies and arena. */
+export const WASM_HEAP_LIMIT = 4 * GiB;
+const WASM_HEAP_SHARE = 1.3;
+
+/** Share of the device's memory a page may take for the model: the OS and the browser need the rest. */
+export const DEVICE_SHARE = 0.5;
+
+export function memoryNeeded(bytes, dtype, device) {
+  const factor = device === 'webgpu' ? WEBGPU_FACTOR : (WASM_FACTOR[dtype] ?? 3);
+  return Math.round(bytes * factor + OVERHEAD);
+}
+
+/**
+ * Bytes this page may use for a model, or null when the browser does not say. navigator.deviceMemory
+ * (Chromium; GiB, rounded down to a power of two and capped at 8) is the only capacity a page can
+ * read: performance.memory.jsHeapSizeLimit is V8's JS heap cap, which neither WASM memory nor array
+ * buffers count against, and measureUserAgentSpecificMemory() reports use, not capacity.
+ */
+export function memoryBudget(deviceMemoryGiB) {
+  const gib = Number(deviceMemoryGiB);
+  return Number.isFinite(gib) && gib > 0 ? gib * GiB * DEVICE_SHARE : null;
+}
+
+export function formatBytes(bytes) {
+  return bytes >= GiB ? `${(bytes / GiB).toFixed(1).replace('.', ',')} GB` : `${Math.round(bytes / MiB)} MB`;
+}
+
+/**
+ * The device and dtype to load, or a refusal.
+ *
+ * ``facts``: {webgpu (an adapter with shader-f16 was found), deviceMemory (navigator.deviceMemory or
+ * undefined)}. ``params``: the page's URL parameters; ?device=wasm|webgpu and ?dtype= pin the choice
+ * (benchmarks, support), but a pinned dtype the device cannot hold is refused all the same.
+ *
+ * Returns {device, dtype, bytes, need, budget} or {refused: 'memory', device, dtype, need, budget, message}.
+ */
+export function planDevice(bundle, facts, params = new URLSearchParams()) {
+  const shipped = (d) => Boolean(bundle.dtypes?.[d]);
+  const pinnedDevice = ['wasm', 'webgpu'].includes(params.get('device')) ? params.get('device') : null;
+  const pinnedDtype = shipped(params.get('dtype')) ? params.get('dtype') : null;
+  let device = pinnedDevice ?? (pinnedDtype ? 'wasm' : null);
+  if (!device) device = facts.webgpu && WEBGPU_ORDER.some(shipped) ? 'webgpu' : 'wasm';
+
+  const budget = memoryBudget(facts.deviceMemory);
+  const order = pinnedDtype ? [pinnedDtype] : (device === 'webgpu' ? WEBGPU_ORDER : WASM_ORDER).filter(shipped);
+  const candidates = order.length ? order : [bundle.dtype].filter(shipped);
+  const sized = candidates.map((dtype) => {
+    const bytes = bundle.dtypes[dtype].bytes ?? 0;
+    return { device, dtype, bytes, need: memoryNeeded(bytes, dtype, device), budget };
+  });
+  const heapFits = (c) => device !== 'wasm' || c.bytes * WASM_HEAP_SHARE <= WASM_HEAP_LIMIT;
+  const fits = sized.find((c) => c.need <= (budget ?? Infinity) && heapFits(c));
+  if (fits) return fits;
+  const smallest = sized.reduce((a, b) => (b.need < a.need ? b : a), sized[0]);
+  if (!smallest) return { refused: 'memory', device, dtype: null, need: 0, budget, message: 'El modelo no trae ningún formato que este navegador pueda cargar.' };
+  const has = budget === null ? '' : `; este equipo declara ${formatBytes(budget / DEVICE_SHARE)} de memoria y una página no debe usar más de ${formatBytes(budget)}`;
+  const heap = heapFits(smallest) ? '' : '; el motor WASM del navegador no puede pasar de 4 GB';
+  return {
+    ...smallest,
+    refused: 'memory',
+    message: `Este equipo no tiene memoria suficiente para el modelo ${bundle.name}: necesita unos ${formatBytes(smallest.need)}${has}${heap}. `
+      + 'Redacte en el servidor.',
+  };
+}
+
+/**
+ * Whether the browser may store the model's download: ``estimate`` is navigator.storage.estimate()'s
+ * answer ({quota, usage}), ``cached`` whether the graph is already in the page's cache (then nothing
+ * new is stored). Returns null when it fits, else the Spanish message.
+ */
+export function storageRefusal(bytes, estimate, cached = false) {
+  if (cached || !estimate || !Number.isFinite(estimate.quota)) return null;
+  const free = Math.max(0, estimate.quota - (estimate.usage ?? 0));
+  if (free >= bytes) return null;
+  return `No hay espacio para guardar el modelo en este navegador: la descarga ocupa ${formatBytes(bytes)} y quedan `
+    + `${formatBytes(free)} libres. Libere espacio en el navegador o redacte en el servidor.`;
+}
+
+/**
+ * Whether decoding so far shows the device too slow: judged after 8 decode steps, or after 5 s with
+ * at least 2 steps (a slow device must not make the clinician wait for 8). Returns the rate (tokens/s)
+ * when too slow, else null.
+ */
+export function tooSlow(tokens, decodeMs, minTokensPerS = MIN_TOKENS_PER_S) {
+  const steps = tokens - 1; // the first token is the prompt's (TTFT), not decoding
+  if (steps < 2 || (steps < 8 && decodeMs < 5000)) return null;
+  const rate = (steps * 1000) / Math.max(decodeMs, 1);
+  return rate < minTokensPerS ? rate : null;
+}
+
+export function slowMessage(rate, bundleName, minTokensPerS = MIN_TOKENS_PER_S) {
+  const shown = rate.toFixed(rate < 10 ? 1 : 0).replace('.', ',');
+  return `Este equipo es demasiado lento para redactar con el modelo ${bundleName}: escribe ${shown} tokens por segundo `
+    + `y hacen falta al menos ${String(minTokensPerS).replace('.', ',')}. Redacte en el servidor.`;
+}

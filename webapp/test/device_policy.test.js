@@ -1,0 +1,83 @@
+// The in-browser engine's device and dtype policy (src/device_policy.js): dtype by measured speed,
+// refusal of bundles the device cannot hold or store, and the slow-device rule.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import {
+  MIN_TOKENS_PER_S, WASM_HEAP_LIMIT, memoryBudget, memoryNeeded, planDevice, slowMessage, storageRefusal, tooSlow,
+} from '../src/device_policy.js';
+
+const MB = 1024 ** 2;
+const GB = 1024 ** 3;
+// As GET /api/v1/bundles lists them: each shipped dtype with its download size.
+const bundle = (sizes, name = 'alta-0.5b') => ({
+  name, dtype: 'q4', dtypes: Object.fromEntries(Object.entries(sizes).map(([d, bytes]) => [d, { file: `onnx/${d}.onnx`, bytes }])),
+});
+const realShape = bundle({ fp32: 2480 * MB, q8: 640 * MB, q4: 860 * MB, q4f16: 560 * MB });
+
+test('WASM takes q8 first: 4-bit has no MLAS kernel in ONNX Runtime Web and runs 14x slower', () => {
+  const plan = planDevice(realShape, { webgpu: false, deviceMemory: 8 });
+  assert.deepEqual([plan.device, plan.dtype, plan.bytes], ['wasm', 'q8', 640 * MB]);
+});
+
+test('without q8, WASM takes fp32 when it fits, as the demo bundle ships', () => {
+  const demo = bundle({ fp32: 11 * MB, fp16: 6 * MB, q4: 4 * MB, q4f16: 3 * MB }, 'demo-onnx');
+  assert.equal(planDevice(demo, { webgpu: false, deviceMemory: 8 }).dtype, 'fp32');
+});
+
+test('WebGPU takes q4f16', () => {
+  assert.deepEqual(Object.values(planDevice(realShape, { webgpu: true, deviceMemory: 8 })).slice(0, 2), ['webgpu', 'q4f16']);
+});
+
+test('a small device falls to the smaller dtype that fits, then refuses in Spanish', () => {
+  // 4 GB declared: a page may take 2 GB; a 300 MB q8 needs about 1 GB. At 1 GB declared nothing fits.
+  const small = planDevice(bundle({ fp32: 2480 * MB, q8: 300 * MB, q4: 860 * MB }), { webgpu: false, deviceMemory: 4 });
+  assert.equal(small.dtype, 'q8');
+  const refused = planDevice(realShape, { webgpu: false, deviceMemory: 1 });
+  assert.equal(refused.refused, 'memory');
+  assert.match(refused.message, /^Este equipo no tiene memoria suficiente para el modelo alta-0\.5b: necesita unos .* GB; este equipo declara 1,0 GB de memoria .* Redacte en el servidor\.$/);
+});
+
+test('a browser that does not say its memory is not refused for it, but WASM cannot pass 4 GB', () => {
+  assert.equal(planDevice(realShape, { webgpu: false, deviceMemory: undefined }).dtype, 'q8');
+  const huge = planDevice(bundle({ q8: 3.5 * GB }, 'alta-7b'), { webgpu: false, deviceMemory: undefined });
+  assert.equal(huge.refused, 'memory');
+  assert.match(huge.message, /el motor WASM del navegador no puede pasar de 4 GB/);
+  assert.ok(3.5 * GB * 1.3 > WASM_HEAP_LIMIT);
+});
+
+test('URL pins choose device and dtype, but a pinned dtype the device cannot hold is still refused', () => {
+  assert.equal(planDevice(realShape, { webgpu: true, deviceMemory: 8 }, new URLSearchParams('device=wasm&dtype=q4')).dtype, 'q4');
+  assert.equal(planDevice(realShape, { webgpu: true, deviceMemory: 8 }, new URLSearchParams('dtype=q4')).device, 'wasm');
+  assert.equal(planDevice(realShape, { webgpu: false, deviceMemory: 8 }, new URLSearchParams('dtype=nope')).dtype, 'q8');
+  assert.equal(planDevice(realShape, { webgpu: false, deviceMemory: 2 }, new URLSearchParams('dtype=fp32')).refused, 'memory');
+});
+
+test('memory estimates grow with the download and the device budget is half the declared memory', () => {
+  assert.ok(memoryNeeded(1 * GB, 'q8', 'wasm') > memoryNeeded(1 * GB, 'q8', 'webgpu'));
+  assert.ok(memoryNeeded(2 * GB, 'q8', 'wasm') > 2 * memoryNeeded(0.9 * GB, 'q8', 'wasm'));
+  assert.equal(memoryBudget(8), 4 * GB);
+  assert.equal(memoryBudget(undefined), null);
+  assert.equal(memoryBudget(0), null);
+});
+
+test('storage: refused when the quota left is under the download, unless the model is already cached', () => {
+  assert.equal(storageRefusal(600 * MB, { quota: 10 * GB, usage: 1 * GB }), null);
+  const message = storageRefusal(600 * MB, { quota: 1 * GB, usage: 700 * MB });
+  assert.equal(message, 'No hay espacio para guardar el modelo en este navegador: la descarga ocupa 600 MB y quedan '
+    + '324 MB libres. Libere espacio en el navegador o redacte en el servidor.');
+  assert.equal(storageRefusal(600 * MB, { quota: 1 * GB, usage: 700 * MB }, true), null);
+  assert.equal(storageRefusal(600 * MB, undefined), null); // no estimate API: nothing to judge by
+});
+
+test('slow device: judged after 8 decode steps, or 5 s with 2 steps, against 3 tokens/s', () => {
+  assert.equal(MIN_TOKENS_PER_S, 3);
+  assert.equal(tooSlow(1, 10_000), null); // only the first token: that is prefill
+  assert.equal(tooSlow(5, 2000), null); // too early to say
+  assert.equal(tooSlow(9, 1000), null); // 8 steps/s
+  assert.ok(Math.abs(tooSlow(9, 4000) - 2) < 1e-9); // 8 steps in 4 s
+  assert.ok(Math.abs(tooSlow(3, 6000) - 1 / 3) < 1e-9); // a very slow device is told after 5 s
+  assert.equal(tooSlow(9, 4000, 1.5), null); // the threshold moves
+  assert.equal(slowMessage(0.42, 'alta-1.5b'), 'Este equipo es demasiado lento para redactar con el modelo alta-1.5b: '
+    + 'escribe 0,4 tokens por segundo y hacen falta al menos 3. Redacte en el servidor.');
+});
