@@ -38,6 +38,22 @@ _ERRORS = {
 _RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}}
 
 
+RETRY_AFTER_503_S = 5
+"""Retry-After for a 503 whose error does not say when (no engine healthy): engines come back in seconds."""
+
+
+def retry_after_headers(exc: DomainError) -> dict[str, str] | None:
+    """``Retry-After`` for an error that is temporary (429 rate limit, 503 busy or no engine), else None.
+
+    Temporary errors tell clients when to retry instead of hammering: the error's own
+    ``retry_after_s`` when it knows it, :data:`RETRY_AFTER_503_S` for any other 503. Both error shapes
+    (Alta's and OpenAI's on /v1) take their header from here.
+    """
+    seconds = exc.retry_after_s if exc.retry_after_s is not None else \
+        RETRY_AFTER_503_S if exc.status_code == 503 else None
+    return {"Retry-After": str(seconds)} if seconds is not None else None
+
+
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for a router's error statuses, so clients (and schemathesis) know them."""
     return {code: {"model": ErrorOut, "description": _ERRORS[code],
@@ -145,11 +161,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def domain(_request: Request, exc: DomainError) -> JSONResponse:
-        # 429 and 503 are temporary (a rate limit, engines busy or down): tell clients when to retry
-        # instead of hammering.
-        retry_after = exc.retry_after_s if exc.retry_after_s is not None else 5 if exc.status_code == 503 else None
-        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-        return JSONResponse({"detail": str(exc), "code": exc.code}, exc.status_code, headers=headers)
+        return JSONResponse({"detail": str(exc), "code": exc.code}, exc.status_code, headers=retry_after_headers(exc))
     # Unexpected exceptions are answered by backend.api.middleware.UnhandledErrorMiddleware, inside
     # the security headers' middleware: an exception handler for Exception would run in Starlette's
     # outermost ServerErrorMiddleware, whose 500 carries none of those headers and closes the connection.

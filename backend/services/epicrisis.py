@@ -26,8 +26,8 @@ from clinical.checks import CheckReport, check_draft
 from clinical.contract import epicrisis_messages
 from clinical.record import HospitalStay
 
-__all__ = ["DraftResult", "ReviewedEvent", "StreamBroken", "StreamEvent", "stream_draft", "stream_with", "write_draft",
-           "write_with"]
+__all__ = ["DraftResult", "Replacement", "ReviewedEvent", "StreamBroken", "StreamEvent", "StreamReview",
+           "failed_review", "stream_draft", "stream_with", "write_draft", "write_with"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,48 @@ class ReviewedEvent:
     replaced: Draft | None = None  # the streamed draft the review threw away
     replaced_checks: CheckReport | None = None
 
+    def result(self, latency_ms: float) -> DraftResult:
+        """The draft to store, as :func:`write_draft` returns one."""
+        return DraftResult(self.draft, self.checks, latency_ms, list(self.fallbacks))
+
+    def review(self) -> StreamReview:
+        """The review of the text the stream showed (failed when it was replaced)."""
+        shown = self.replaced_checks if self.replaced_checks is not None else self.checks
+        return StreamReview(ok=self.checks.ok if self.replaced is None else False, findings=len(shown.findings),
+                            replaced=self.replaced is not None)
+
+    def replacement(self) -> Replacement | None:
+        """Why the streamed draft was thrown away and which draft is stored instead; None when it was kept."""
+        if self.replaced is None or self.replaced_checks is None:
+            return None
+        n = len(self.replaced_checks.findings)
+        return Replacement(
+            engine=self.replaced.engine, findings=n, text=self.draft.text,
+            reason=f"El borrador de {self.replaced.engine} no pasó la revisión frente al registro "
+                   f"({n} hallazgo{'' if n == 1 else 's'}); se guarda el de {self.draft.engine}.",
+            by={"engine": self.draft.engine, "model": self.draft.model})
+
+
+@dataclass(frozen=True)
+class StreamReview:
+    """The stream's ``review`` event: did the text shown pass, its findings' count, was it replaced."""
+
+    ok: bool
+    findings: int
+    replaced: bool
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """The stream's ``replaced`` event: the engine whose draft failed, its findings' count, the stored
+    text and why (in the page's language), and who wrote the stored draft."""
+
+    engine: str
+    findings: int
+    text: str
+    reason: str
+    by: dict[str, str]
+
 
 async def write_with(engine: Engine, stay: HospitalStay) -> Draft:
     """One engine's draft for ``stay``: a :class:`RecordWriter` writes from the record itself, a chat
@@ -81,7 +123,8 @@ def _candidates(registry: EngineRegistry, pinned: str | None) -> list[Engine]:
     return registry.for_task("epicrisis")
 
 
-def _why(checks: CheckReport) -> str:
+def failed_review(checks: CheckReport) -> str:
+    """Why a draft that failed the review is passed over (counts only: findings quote the record)."""
     return f"draft failed the record review ({len(checks.findings)} findings)"
 
 
@@ -93,7 +136,7 @@ async def _write(stay: HospitalStay, engines: list[Engine]) -> DraftResult:
         return _Checked(draft, check_draft(stay, draft.text), latency_ms)
 
     def review(written: _Checked) -> str | None:
-        return None if written.checks.ok else _why(written.checks)
+        return None if written.checks.ok else failed_review(written.checks)
 
     answer = await first_answer(engines, "epicrisis", write, review)
     written = answer.value
@@ -138,7 +181,7 @@ async def stream_draft(stay: HospitalStay, registry: EngineRegistry,
             # No later engine could write: the streamed draft is stored with its findings shown.
             yield ReviewedEvent("reviewed", draft, checks, event.fallbacks)
             return
-        fallbacks = (*event.fallbacks, Fallback(draft.engine, f"checks: {_why(checks)}"), *replacement.fallbacks)
+        fallbacks = (*event.fallbacks, Fallback(draft.engine, f"checks: {failed_review(checks)}"), *replacement.fallbacks)
         yield ReviewedEvent("reviewed", replacement.draft, replacement.checks, fallbacks,
                             replaced=draft, replaced_checks=checks)
         return

@@ -154,3 +154,35 @@ def test_no_backend_module_is_over_400_lines():
     long = {str(p.relative_to(REPO)): n for p in sorted((REPO / "backend").rglob("*.py"))
             if "migrations" not in p.parts and (n := len(p.read_text(encoding="utf-8").splitlines())) > 400}
     assert long == {}, long
+
+
+def test_routes_leave_reviews_and_the_fallback_chain_to_services():
+    """Thin routes (STYLE.md): the record review (clinical.checks) and the engines' fallback chain are
+    called by services; a route calls a service and frames its answer."""
+    known = frozenset(modules("backend"))
+    reaching = {name: sorted(m for m in imports(name, path, known)
+                             if m == "clinical.checks" or m.startswith("clinical.checks.")
+                             or m == "backend.services.fallback")
+                for name, path in modules("backend").items() if name.startswith("backend.api.routes.")}
+    assert {name: found for name, found in reaching.items() if found} == {}
+
+
+def test_no_engine_is_told_apart_by_its_overridden_methods():
+    """Engines declare what they do (``tasks``, ``chat_tasks``, the RecordWriter interface); nothing in
+    backend/ compares a subclass's method with the base class's to guess it."""
+    guessing = []
+    for name, path in modules("backend").items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.Compare) and any(isinstance(op, ast.Is | ast.IsNot) for op in node.ops):
+                sides = [node.left, *node.comparators]
+                if all(isinstance(side, ast.Attribute) for side in sides) and \
+                        any(isinstance(s.value, ast.Call | ast.Name) and _is_type_of(s.value) for s in sides):
+                    guessing.append(f"{name}:{node.lineno}")
+    assert guessing == []
+
+
+def _is_type_of(node: ast.expr) -> bool:
+    """``type(x)`` or a class name (capitalised) as the owner of an attribute compared by identity."""
+    if isinstance(node, ast.Call):
+        return isinstance(node.func, ast.Name) and node.func.id == "type"
+    return isinstance(node, ast.Name) and node.id[:1].isupper()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response, status
@@ -17,30 +18,27 @@ from backend.api.deps import GenerateActor, RegistryDep
 from backend.api.errors import error_responses
 from backend.api.fhir_body import EpicrisisBody  # Alta's JSON or a FHIR R4 Bundle (application/fhir+json)
 from backend.api.schemas import DocumentOut, EpicrisisIn
-from backend.engines.base import Draft
 from backend.engines.registry import EngineRegistry
 from backend.services import documents as docs
 from backend.services import idempotency
 from backend.services.admission import AdmissionDep
-from backend.services.epicrisis import StreamBroken, stream_draft, write_draft
+from backend.services.epicrisis import DraftResult, StreamBroken, stream_draft, write_draft
 from backend.services.errors import VersionConflict
 from backend.services.idempotency import IdempotentRequest
-from clinical.checks import CheckReport
 from clinical.contract import CONTRACT_VERSION
 from clinical.grammar import epicrisis_grammar
 
 router = APIRouter(prefix="/api/v1/epicrisis", tags=["epicrisis"], responses=error_responses(429, 503))
 
 
-def _store_and_describe(request: Request, body: EpicrisisIn, draft: Draft, checks: CheckReport,
-                        actor: docs.Actor, latency_ms: float, fallbacks: list[docs.Fallback],
+def _store_and_describe(request: Request, body: EpicrisisIn, result: DraftResult, actor: docs.Actor,
                         idempotent: IdempotentRequest | None = None) -> DocumentOut:
     with request.app.state.sessionmaker() as session:
         if idempotent is not None:  # the key is stored in the document's own transaction
             idempotency.record_with(session, idempotent, request.app.state.settings.idempotency_ttl_s)
-        doc = docs.create_document(session, body.record, draft, actor=actor, latency_ms=latency_ms,
-                                   checks_ok=checks.ok, fallbacks=fallbacks)
-        return DocumentOut.of(doc, draft.text, checks, docs.latest_generation(session, doc.id))
+        doc = docs.create_document(session, body.record, result.draft, actor=actor, latency_ms=result.latency_ms,
+                                   checks_ok=result.checks.ok, fallbacks=result.fallbacks)
+        return DocumentOut.of(doc, result.draft.text, result.checks, docs.latest_generation(session, doc.id))
 
 
 IdempotencyKeyHeader = Annotated[str | None, Header(
@@ -65,14 +63,12 @@ def _replay(request: Request, idempotent: IdempotentRequest, actor: docs.Actor) 
                               docs.latest_generation(session, doc.id))
 
 
-async def _store_once(request: Request, body: EpicrisisIn, draft: Draft, checks: CheckReport, actor: docs.Actor,
-                      latency_ms: float, fallbacks: list[docs.Fallback],
+async def _store_once(request: Request, body: EpicrisisIn, result: DraftResult, actor: docs.Actor,
                       idempotent: IdempotentRequest | None) -> tuple[DocumentOut, bool]:
     """Store the draft, or, when a request with the same key committed first, answer its document
     (True: replayed)."""
     try:
-        return await run_in_threadpool(_store_and_describe, request, body, draft, checks, actor, latency_ms,
-                                       fallbacks, idempotent), False
+        return await run_in_threadpool(_store_and_describe, request, body, result, actor, idempotent), False
     except VersionConflict:  # the key's unique row: a twin request with this key was stored first
         if idempotent is None or (out := await run_in_threadpool(_replay, request, idempotent, actor)) is None:
             raise
@@ -116,8 +112,7 @@ async def create_epicrisis(body: EpicrisisBody, request: Request, response: Resp
         return out
     await admission.enter(actor.name)
     result = await write_draft(body.record, registry, body.engine)
-    out, replayed = await _store_once(request, body, result.draft, result.checks, actor, result.latency_ms,
-                                      result.fallbacks, idempotent)
+    out, replayed = await _store_once(request, body, result, actor, idempotent)
     if replayed:
         _replayed_headers(response, out)
         return out
@@ -167,21 +162,12 @@ async def stream_epicrisis(body: EpicrisisBody, request: Request, registry: Regi
                 yield _sse("chunk", {"text": event.text})
             elif event.kind == "fallback":
                 yield _sse("fallback", {"engine": event.engine.name, "reason": event.text})
-            else:  # reviewed: the draft to store
-                replaced = event.replaced
-                yield _sse("review", {"ok": event.checks.ok if replaced is None else False,
-                                      "findings": len((event.replaced_checks or event.checks).findings),
-                                      "replaced": replaced is not None})
-                if replaced is not None:
-                    n = len(event.replaced_checks.findings)
-                    yield _sse("replaced", {
-                        "engine": replaced.engine, "findings": n, "text": event.draft.text,
-                        "reason": f"El borrador de {replaced.engine} no pasó la revisión frente al registro "
-                                  f"({n} hallazgo{'' if n == 1 else 's'}); se guarda el de {event.draft.engine}.",
-                        "by": {"engine": event.draft.engine, "model": event.draft.model}})
-                latency_ms = (time.perf_counter() - started) * 1000
-                out, _replayed = await _store_once(request, body, event.draft, event.checks, actor, latency_ms,
-                                                   list(event.fallbacks), idempotent)
+            else:  # reviewed by the service: the draft to store
+                yield _sse("review", asdict(event.review()))
+                if (replacement := event.replacement()) is not None:
+                    yield _sse("replaced", asdict(replacement))
+                result = event.result(latency_ms=(time.perf_counter() - started) * 1000)
+                out, _replayed = await _store_once(request, body, result, actor, idempotent)
                 yield _sse("done", out.model_dump(mode="json"))
                 return
             try:
