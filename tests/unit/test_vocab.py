@@ -41,7 +41,7 @@ def tiny_qwen(folder: Path, *, tied: bool) -> Path:
                          bos_token_id=qt.ENDOFTEXT, eos_token_id=qt.IM_END, pad_token_id=qt.ENDOFTEXT)
     model = Qwen2ForCausalLM(config).eval()
     model.generation_config.eos_token_id = [qt.IM_END, qt.ENDOFTEXT]
-    model.save_pretrained(folder)
+    model.save_pretrained(folder, max_shard_size="8MB" if not tied else "5GB")  # untied: sharded, as big models are
     for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
         shutil.copyfile(qt.DEFAULT_DIR / name, folder / name)
     return folder
@@ -65,6 +65,12 @@ def _tok(folder: Path):
     return tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
 
 
+def _weights(folder: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return {k: v for shard in sorted(folder.glob("*.safetensors")) for k, v in load_file(shard).items()}
+
+
 def _old_ids(folder: Path) -> list[int]:
     return json.loads((folder / "vocab_transform.json").read_text(encoding="utf-8"))["old_ids"]
 
@@ -77,6 +83,10 @@ def test_trimmed_vocabulary_is_small_and_consistent(trimmed):
     generation = json.loads((out / "generation_config.json").read_text())
     tok = _tok(out)
     assert config["vocab_size"] == result.new_size == tok.get_vocab_size()
+    if not config["tie_word_embeddings"]:  # saved sharded: the index follows the shards
+        index = json.loads((out / "model.safetensors.index.json").read_text())
+        assert index["weight_map"] == json.loads((src / "model.safetensors.index.json").read_text())["weight_map"]
+        assert len(set(index["weight_map"].values())) > 1
     im_end, eot = tok.token_to_id("<|im_end|>"), tok.token_to_id("<|endoftext|>")
     assert config["eos_token_id"] == im_end and config["pad_token_id"] == eot
     assert generation["eos_token_id"] == [im_end, eot]
@@ -155,11 +165,8 @@ def test_medical_tokens_are_used_and_save_tokens(extended):
 
 
 def test_medical_rows_are_the_mean_of_their_sub_tokens(extended):
-    from safetensors.torch import load_file
-
     base, ext = extended
-    old = load_file(base / "model.safetensors")
-    new = load_file(ext.out_dir / "model.safetensors")
+    old, new = _weights(base), _weights(ext.out_dir)
     names = [n for n in new if n.endswith(("embed_tokens.weight", "lm_head.weight"))]
     assert new[names[0]].shape[0] == ext.new_size == ext.old_size + len(ext.new_tokens)
     word = "Ġparacetamol"  # a whole word: its parts are what the old tokenizer gives it
@@ -190,3 +197,20 @@ def test_transformers_js_encodes_the_extended_tokenizer_as_python(extended, tmp_
     python = [e.ids for e in _tok(ext.out_dir).encode_batch(texts, add_special_tokens=False)]
     assert js["ids"] == python
     assert js["decoded"] == texts
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(max_size=60) | st.sampled_from(["Paracetamol 1 g c/8 h; amoxicilina/ác. clavulánico",
+                                                     "HIPERTENSIÓN ARTERIAL 🤖 <|im_end|>"]))
+def test_extended_tokenizer_round_trips_any_text(extended, text):
+    tok = _tok(extended[1].out_dir)
+    assert tok.decode(tok.encode(text, add_special_tokens=False).ids, skip_special_tokens=False) == \
+        unicodedata.normalize("NFC", text)
+
+
+def test_vocab_subcommands_are_wired():
+    from training.__main__ import make_parser
+
+    args = make_parser().parse_args(["vocab", "trim", "--src", "a", "--out", "b", "--pad-to", "64"])
+    assert (args.command, args.vocab_command, args.pad_to) == ("vocab", "trim", 64)
+    assert make_parser().parse_args(["vocab", "medical", "--src", "a", "--out", "b"]).max_merges == 16_000

@@ -131,4 +131,6 @@ def dev(n_synthetic: int = 200) -> dict[str, tuple[str, ...]]:
         "synthetic epicrisis MX": epicrises(DEV_SEED, n_synthetic, "MX"),
         "MEDDOCAN dev": meddocan("dev"),
         "TICO-19 dev es (5th rows)": tico("dev", "es"),
+        "epicrisis prompt (chat, record JSON)": tuple(render_chatml(epicrisis_messages(e.stay))
+                                                      for e in synthetic(DEV_SEED, n_synthetic // 2)),
     }

@@ -57,7 +57,7 @@ def likelihood(model, tokenizer, examples) -> Likelihood:  # noqa: ANN001
 
 
 def train_new_rows(model, tokenizer, examples, new_ids: list[int], *, steps: int, seconds: float,  # noqa: ANN001
-                   batch_size: int = 4, lr: float = 3e-3, seed: int = 0) -> dict:
+                   batch_size: int = 2, lr: float = 3e-3, seed: int = 0) -> dict:
     """A few hundred AdamW steps on the new rows only (old rows' gradients are zeroed, so they never move)."""
     import torch
 
