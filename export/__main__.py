@@ -39,6 +39,13 @@ def make_parser() -> argparse.ArgumentParser:
                    help="MatMulNBits accuracy_level for q4/q4f16 (4: int8 compute, the fast CPU path)")
     b.add_argument("--external-data", choices=("auto", "always", "never"), default="auto",
                    help="keep weights in <graph>.onnx_data files: auto = only when a graph would pass 2 GB")
+    b.add_argument("--builder", choices=("genai", "optimum"), default="optimum",
+                   help="graph builder: genai = onnxruntime-genai's model builder (GroupQueryAttention, last-row "
+                        "logits, quantised tied embeddings; scales to 1.5B+ on 24 GB), optimum = optimum-onnx + "
+                        "Alta's converters (the tiny test models' path)")
+    b.add_argument("--gate", choices=("reference", "structural"), default="reference",
+                   help="reference: every dtype against PyTorch fp32 (real weights); structural: quantised dtypes "
+                        "against their own dequantised weights (random-weight exports, where logits carry no signal)")
     b.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     b.add_argument("--catalog", type=Path,
                    help="register the bundle in this catalog (models/catalog.json) as the default model")
@@ -68,7 +75,8 @@ def config_from_args(args: argparse.Namespace) -> BundleConfig:
         checkpoint=args.checkpoint, out=args.out, dtypes=tuple(d.strip() for d in args.dtypes.split(",") if d.strip()),
         default_dtype=args.default_dtype, name=args.name, golden=args.golden, validate_tokens=args.validate_tokens,
         accuracy_level=args.accuracy_level, external_data=args.external_data, overwrite=args.overwrite,
-        catalog=args.catalog, thresholds=parse_thresholds(args.threshold), tasks=tuple(t.strip() for t in args.tasks.split(",") if t.strip()), demo=args.demo)
+        catalog=args.catalog, thresholds=parse_thresholds(args.threshold), tasks=tuple(t.strip() for t in args.tasks.split(",") if t.strip()), demo=args.demo,
+        builder=args.builder, gate=args.gate)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,11 +24,13 @@ from clinical.contract import CONTRACT_VERSION
 from export import catalog as catalog_file
 from export import layout, quantize
 from export.fp16_range import overflowing_tensors
+from export.genai_builder import BuildStats, build_dtype
 from export.graph_files import ExternalData, GraphFileError, SavedGraph, save_graph
 from export.manifest import checkpoint_digest, tool_versions, write_manifest
 from export.onnx_export import CheckpointInfo, ExportError, export_fp32
 from export.reference import Reference, torch_references
-from export.validate import Verdict, thresholds_for, validate_graph
+from export.structural import twin_references
+from export.validate import STRUCTURAL_DTYPES, Verdict, thresholds_for, validate_graph
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +38,8 @@ REPO = Path(__file__).resolve().parents[1]
 GOLDEN = REPO / "models" / "contract" / "golden.json"
 DEFAULT_PREFERENCE = ("q4", "q4f16", "fp16", "fp32", "q8")  # when the requested default fails
 FP16_COMPUTE = ("fp16", "q4f16")  # graphs whose activations are float16: checked for range too
+BUILDERS = ("genai", "optimum")
+GATES = ("reference", "structural")
 
 
 class BundleRefused(RuntimeError):
@@ -61,8 +65,14 @@ class BundleConfig:
     tasks: tuple[str, ...] = ("epicrisis",)
     demo: bool | None = None  # a demonstration model: labelled as one wherever its drafts are shown
     thresholds: dict[str, dict[str, float]] = field(default_factory=dict)  # {"q4": {"min_top1": 0.75}}
+    builder: str = "optimum"  # "genai": onnxruntime-genai's model builder (export.genai_builder)
+    gate: str = "reference"  # "structural": quantised graphs against their dequantised twins (random weights)
 
     def __post_init__(self) -> None:
+        if self.builder not in BUILDERS:
+            raise ValueError(f"unknown builder {self.builder!r}; choose from {', '.join(BUILDERS)}")
+        if self.gate not in GATES:
+            raise ValueError(f"unknown gate {self.gate!r}; choose from {', '.join(GATES)}")
         unknown = [d for d in self.dtypes if d not in layout.GRAPH_FILES]
         if unknown or not self.dtypes:
             raise ValueError(f"unknown dtypes {unknown}; choose from {', '.join(layout.DTYPES)}")
@@ -81,6 +91,7 @@ class DtypeOutcome:
     verdict: Verdict | None = None
     failure: str | None = None  # a build failure, before any validation
     seconds: float = 0.0
+    build: BuildStats | None = None  # the genai builder's wall time and peak memory for this dtype
 
     @property
     def passed(self) -> bool:
@@ -131,10 +142,12 @@ def load_golden(path: Path) -> list[dict[str, Any]]:
 class _Work:
     """The graphs of one export in its work directory: the fp32 base, the fp16 base, each dtype."""
 
-    def __init__(self, cfg: BundleConfig, work: Path, fp32: Path, refs: list[Reference]) -> None:
-        self.cfg, self.work, self.fp32, self.refs = cfg, work, fp32, refs
+    def __init__(self, cfg: BundleConfig, work: Path, fp32: Path | None, refs: list[Reference],
+                 prompts: dict[str, list[int]]) -> None:
+        self.cfg, self.work, self.fp32, self.refs, self.prompts = cfg, work, fp32, refs, prompts
         self._fp16: Path | None = None
         self._overflow: dict[str, float] | None = None
+        self.stats: dict[str, BuildStats] = {}
 
     def fp16(self) -> Path:
         """The fp16 graph (q4f16 starts from it), built once."""
@@ -168,11 +181,40 @@ class _Work:
         return saved
 
     def validate(self, dtype: str, saved: SavedGraph) -> Verdict:
-        overflow = self.fp16_overflow() if dtype in FP16_COMPUTE else None
-        return validate_graph(dtype, saved.path, self.refs, thresholds_for(dtype, self.cfg.thresholds), overflow)
+        overflow = self.fp16_overflow() if dtype in FP16_COMPUTE and self.fp32 is not None else None
+        structural = self.cfg.gate == "structural" and dtype in STRUCTURAL_DTYPES and not (
+            self.cfg.builder == "optimum" and dtype == "q8")  # optimum's q8 is MatMulInteger: no twin
+        refs = (twin_references(saved.path, self.prompts, self.cfg.validate_tokens) if structural else self.refs)
+        return validate_graph(dtype, saved.path, refs, thresholds_for(dtype, self.cfg.thresholds, structural), overflow)
 
     def fp32_size(self) -> int:
+        if self.fp32 is None:
+            return 0
         return sum(p.stat().st_size for p in self.fp32.parent.glob(self.fp32.name + "*"))
+
+
+class _GenaiWork(_Work):
+    """The genai builder's graphs: each dtype built from the checkpoint on its own (no fp32 base to convert)."""
+
+    def __init__(self, cfg: BundleConfig, work: Path, checkpoint: Path, refs: list[Reference],
+                 prompts: dict[str, list[int]]) -> None:
+        super().__init__(cfg, work, None, refs, prompts)
+        self.checkpoint = checkpoint
+
+    def build(self, dtype: str) -> SavedGraph:
+        saved, self.stats[dtype] = build_dtype(self.checkpoint, dtype, self.work, self.cfg.accuracy_level,
+                                               self.cfg.chunk_bytes)
+        if dtype == "fp32":
+            self.fp32 = saved.path
+        return saved
+
+    def validate(self, dtype: str, saved: SavedGraph) -> Verdict:
+        if dtype in FP16_COMPUTE:  # each float16 graph against the fp32 graph's activations
+            if self.fp32 is None:
+                logger.warning("%s: float16 range check skipped (it runs on the fp32 graph: list fp32 first)", dtype)
+            prompts = [r.prompt_ids for r in self.refs] or list(self.prompts.values())
+            self._overflow = overflowing_tensors(self.fp32, saved.path, prompts) if self.fp32 else {}
+        return super().validate(dtype, saved)
 
 
 def _read_checkpoint(cfg: BundleConfig, checkpoint: Path):
@@ -205,11 +247,16 @@ def build_bundle(cfg: BundleConfig) -> BundleResult:
     info, golden, prompts, source = stages.run("read checkpoint, check the prompt contract",
                                                lambda: _read_checkpoint(cfg, checkpoint))
     with tempfile.TemporaryDirectory(prefix=f".{name}.work-", dir=out.parent) as tmp:
-        fp32 = stages.run("export fp32 graph with past key values (optimum-onnx)",
-                          lambda: export_fp32(checkpoint, Path(tmp) / "optimum"))
+        if cfg.builder == "optimum":
+            fp32 = stages.run("export fp32 graph with past key values (optimum-onnx)",
+                              lambda: export_fp32(checkpoint, Path(tmp) / "optimum"))
+        else:
+            stages.done += 1  # each dtype is built on its own below
+        needs_torch = cfg.gate == "reference" or any(d not in STRUCTURAL_DTYPES for d in cfg.dtypes)
         refs = stages.run(f"PyTorch reference: {len(prompts)} golden prompts x {cfg.validate_tokens} tokens",
-                          lambda: torch_references(checkpoint, prompts, cfg.validate_tokens))
-        work = _Work(cfg, Path(tmp), fp32, refs)
+                          lambda: torch_references(checkpoint, prompts, cfg.validate_tokens) if needs_torch else [])
+        work = (_Work(cfg, Path(tmp), fp32, refs, prompts) if cfg.builder == "optimum"
+                else _GenaiWork(cfg, Path(tmp), checkpoint, refs, prompts))
         outcomes: dict[str, DtypeOutcome] = {}
         saved_graphs: dict[str, SavedGraph] = {}
         for dtype in cfg.dtypes:
@@ -224,6 +271,7 @@ def build_bundle(cfg: BundleConfig) -> BundleResult:
             outcome.size_bytes = saved.size_bytes
             outcome.verdict = stages.run(f"validate {dtype}", lambda d=dtype, s=saved: work.validate(d, s))
             outcome.seconds = round(time.perf_counter() - started, 3)
+            outcome.build = work.stats.get(dtype)
             if outcome.passed:
                 saved_graphs[dtype] = saved
         shipped_fp32 = outcomes.get("fp32")
@@ -278,7 +326,9 @@ def _manifest_content(cfg: BundleConfig, name: str, info: CheckpointInfo, source
     for dtype, o in outcomes.items():
         entry: dict[str, Any] = {"status": "passed" if o.passed else "failed", "file": f"onnx/{o.file}",
                                  "size_bytes": o.size_bytes,
-                                 "ratio_to_fp32": round(o.size_bytes / fp32_size, 4) if o.size_bytes else None}
+                                 "ratio_to_fp32": round(o.size_bytes / fp32_size, 4) if o.size_bytes and fp32_size else None}
+        if o.build is not None:
+            entry["build"] = {"seconds": o.build.seconds, "peak_rss_bytes": o.build.peak_rss_bytes}
         if o.passed:
             entry["external_data"] = [f"onnx/{n}" for n in saved[dtype].data_files]
         else:
@@ -294,14 +344,22 @@ def _manifest_content(cfg: BundleConfig, name: str, info: CheckpointInfo, source
                    "tie_word_embeddings": info.tie_word_embeddings},
         "contract": {"version": CONTRACT_VERSION,
                      "golden": [{"name": v["name"], "prompt_token_ids": prompts[v["name"]]} for v in golden]},
-        "export": {"task": "text-generation-with-past", "q4": {"block_size": quantize.Q4_BLOCK_SIZE,
+        "export": {"task": "text-generation-with-past", "builder": cfg.builder, "q4": {"block_size": quantize.Q4_BLOCK_SIZE,
                    "symmetric": True, "accuracy_level": cfg.accuracy_level}, "external_data": cfg.external_data,
                    "fp32_size_bytes": fp32_size, "timings_s": dict(timings)},
-        "validation": {"new_tokens": cfg.validate_tokens, "reference": "PyTorch fp32, greedy, no stop at end of turn",
-                       "thresholds": {d: vars(thresholds_for(d, cfg.thresholds)) for d in outcomes}},
+        "validation": {"new_tokens": cfg.validate_tokens, "gate": cfg.gate, "reference": _reference_text(cfg),
+                       "thresholds": {d: vars(thresholds_for(d, cfg.thresholds, cfg.gate == "structural"))
+                                      for d in outcomes}},
         "tools": tool_versions(),
         "dtypes": dtypes,
     }
+
+
+def _reference_text(cfg: BundleConfig) -> str:
+    if cfg.gate == "structural":
+        return ("quantised dtypes: their own dequantised float twin (ONNX Runtime, greedy); fp32/fp16: PyTorch fp32, "
+                "greedy, no stop at end of turn")
+    return "PyTorch fp32, greedy, no stop at end of turn"
 
 
 def summary_table(result: BundleResult) -> str:
@@ -310,7 +368,7 @@ def summary_table(result: BundleResult) -> str:
              "  verdict", "-" * 92]
     for d, o in result.outcomes.items():
         size = f"{o.size_bytes / 1e6:9.2f}" if o.size_bytes else f"{'-':>9}"
-        ratio = f"{o.size_bytes / result.fp32_size_bytes:7.2f}" if o.size_bytes else f"{'-':>7}"
+        ratio = f"{o.size_bytes / result.fp32_size_bytes:7.2f}" if o.size_bytes and result.fp32_size_bytes else f"{'-':>7}"
         top1 = f"{o.verdict.top1_agreement:6.3f}" if o.verdict and o.verdict.prompts else f"{'-':>6}"
         cos = f"{o.verdict.min_cosine:8.5f}" if o.verdict and o.verdict.prompts else f"{'-':>8}"
         kl = f"{o.verdict.mean_kl:8.2g}" if o.verdict and o.verdict.prompts else f"{'-':>8}"

@@ -46,3 +46,22 @@ def torch_references(checkpoint: Path, prompts: dict[str, list[int]], new_tokens
             logger.info("reference %s: %d prompt tokens, %d new", name, len(ids), new_tokens)
     del model
     return refs
+
+
+def graph_references(graph: Path, prompts: dict[str, list[int]], new_tokens: int) -> list[Reference]:
+    """Greedy decode ``new_tokens`` tokens per prompt with an ONNX graph (the structural gate's float twin)."""
+    from export.validate import _Decoder, make_session
+
+    decoder = _Decoder(make_session(graph))
+    refs = []
+    for name, ids in prompts.items():
+        logits, past = decoder.step(list(ids), decoder.empty_past())
+        tokens, rows = [], []
+        for _ in range(new_tokens):
+            rows.append(logits)
+            tokens.append(int(logits.argmax()))
+            logits, past = decoder.step([tokens[-1]], past)
+        refs.append(Reference(name, list(ids), tokens, np.stack(rows)))
+        logger.info("graph reference %s: %d prompt tokens, %d new", name, len(ids), new_tokens)
+    del decoder
+    return refs

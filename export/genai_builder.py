@@ -1,0 +1,254 @@
+"""Checkpoint -> one dtype's graph with onnxruntime-genai's model builder, saved in Alta's layout.
+
+The builder (``onnxruntime_genai.models.builder``) writes a decoder made for fast CPU/WebGPU decode:
+GroupQueryAttention with fused rotary embeddings (the KV cache keeps its 2 key/value heads, never
+expanded to every query head), SkipSimplifiedLayerNormalization, fused QKV and last-row logits
+(``prune_lm_head``). It writes its weights as external data from the start, so no 2 GB protobuf is
+ever built, and it quantises while it builds (no second model copy). Tied embeddings stay one matrix:
+``Gather`` on it in fp32/fp16, and ``GatherBlockQuantized`` over the lm_head's 4/8-bit blocks in the
+quantised dtypes (the embedding is quantised too: that is most of the size saving).
+
+Alta's dtypes map onto it as:
+
+=======  ==========================  ========================================================
+dtype    builder                     graph
+=======  ==========================  ========================================================
+fp32     ``-p fp32 -e cpu``          float32 everywhere
+fp16     ``-p fp16 -e webgpu``       float16 weights, activations, KV cache and logits
+q4       ``-p int4 -e cpu``          MatMulNBits 4-bit, float32 activations
+q4f16    ``-p int4 -e webgpu``       MatMulNBits 4-bit, float16 activations
+q8       ``-p int8 -e cpu``          MatMulNBits 8-bit, float32 activations
+=======  ==========================  ========================================================
+
+(``-e webgpu`` only chooses float16 I/O with GroupQueryAttention; the graph's ops are the same
+contrib ops the CPU and WASM builds of ONNX Runtime run.) Every quantised dtype is symmetric,
+``block_size`` 32, ``accuracy_level`` as asked (4: int8 compute, the fast CPU path).
+
+After the builder: the KV inputs' head dimension, which it leaves symbolic (``kv_cache_dim``), is
+written as a number (Transformers.js sizes the empty cache from the graph's input shapes and turns any
+unknown name into 0), and the external data is streamed into ``<file>.onnx_data[_N]`` chunks under
+2 GB, named as Transformers.js asks (:mod:`export.graph_files`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from export.graph_files import (
+    ALIGNMENT,
+    MAX_FILE_BYTES,
+    GraphFileError,
+    SavedGraph,
+    check_saved_graph,
+    data_file_name,
+)
+from export.layout import GRAPH_FILES
+from export.onnx_export import CheckpointInfo, ExportError, check_kv_io
+
+logger = logging.getLogger(__name__)
+
+BUILDER_ARGS = {"fp32": ("fp32", "cpu"), "fp16": ("fp16", "webgpu"), "q4": ("int4", "cpu"),
+                "q4f16": ("int4", "webgpu"), "q8": ("int8", "cpu")}
+BLOCK_SIZE = 32
+MAX_RSS_BYTES = 13 * 10**9  # the builder is stopped above this (the machine is shared: 24 GiB in all)
+_COPY_BLOCK = 1 << 24
+
+
+@dataclass(frozen=True)
+class BuildStats:
+    """What one builder run cost: wall seconds and the child process's peak resident memory."""
+
+    seconds: float
+    peak_rss_bytes: int
+
+
+def builder_command(checkpoint: Path, out: Path, dtype: str, cache: Path, accuracy_level: int,
+                    block_size: int = BLOCK_SIZE) -> list[str]:
+    precision, provider = BUILDER_ARGS[dtype]
+    options = ["hf_token=false", "prune_lm_head=true"]
+    if precision in ("int4", "int8"):
+        options += [f"accuracy_level={accuracy_level}", f"block_size={block_size}", "is_symmetric=true"]
+    return [sys.executable, "-m", "export.genai_run", "-m", str(checkpoint), "-o", str(out), "-p", precision,
+            "-e", provider, "-c", str(cache), "--extra_options", *options]
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def run_builder(checkpoint: Path, out: Path, dtype: str, accuracy_level: int = 4,
+                max_rss_bytes: int = MAX_RSS_BYTES) -> BuildStats:
+    """Run the builder for ``dtype`` into ``out`` (``model.onnx`` + ``model.onnx.data``) in a child process."""
+    out.mkdir(parents=True, exist_ok=True)
+    cache = out / "builder-cache"
+    command = builder_command(checkpoint, out, dtype, cache, accuracy_level)
+    log = out / "builder.log"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
+                                                                     os.environ.get("PYTHONPATH")]))}
+    started = time.perf_counter()
+    over = False
+    with log.open("wb") as sink:
+        child = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)
+        while (done := os.wait4(child.pid, os.WNOHANG))[0] == 0:
+            if _rss_bytes(child.pid) > max_rss_bytes:
+                over = True
+                child.kill()
+                done = os.wait4(child.pid, 0)
+                break
+            time.sleep(0.25)
+        _, status, usage = done
+    seconds = time.perf_counter() - started
+    shutil.rmtree(cache, ignore_errors=True)
+    code = os.waitstatus_to_exitcode(status)
+    if over:
+        raise ExportError(f"onnxruntime-genai's builder passed {max_rss_bytes / 1e9:.0f} GB resident for {dtype} and "
+                          "was stopped; export on a machine with more memory, or raise max_rss_bytes")
+    if code != 0 or not (out / "model.onnx").is_file():
+        tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-8:]
+        raise ExportError(f"onnxruntime-genai's builder failed for {dtype} (exit {code}); last lines of {log}:\n"
+                          + "\n".join(tail))
+    return BuildStats(round(seconds, 3), usage.ru_maxrss * 1024)
+
+
+def fix_kv_head_dim(model: onnx.ModelProto, head_dim: int) -> int:
+    """Write the KV cache's symbolic head dimension as ``head_dim`` in the graph's inputs and outputs."""
+    fixed = 0
+    for value in list(model.graph.input) + list(model.graph.output):
+        if not value.name.startswith(("past_key_values.", "present.")):
+            continue
+        dim = value.type.tensor_type.shape.dim[3]
+        if dim.dim_param:
+            dim.Clear()
+            dim.dim_value = head_dim
+            fixed += 1
+        elif dim.dim_value != head_dim:
+            raise ExportError(f"{value.name} has head dimension {dim.dim_value}, the config says {head_dim}")
+    return fixed
+
+
+def share_int8_embedding(model: onnx.ModelProto) -> str | None:
+    """Gather the embedding from the int8 lm_head's blocks (GatherBlockQuantized, 8 bits) instead of fp32.
+
+    The builder quantises a tied embedding only at 4 bits; at 8 bits it keeps a float32 copy of the
+    151,936-row matrix (545 MB at 0.5B) beside the int8 lm_head. Both are the same tied matrix, so the
+    embedding lookup can read the lm_head's blocks: ONNX Runtime's GatherBlockQuantized takes 8-bit
+    uint8 data (zero point 128, as MatMulNBits). Returns the float initializer removed, or None.
+    """
+    graph = model.graph
+    inits = {t.name: t for t in graph.initializer}
+    gather = next((n for n in graph.node if n.op_type == "Gather" and n.input[0] in inits
+                   and n.name.endswith("embed_tokens/Gather")), None)
+    head = next((n for n in graph.node if n.op_type == "MatMulNBits" and n.name.startswith("/lm_head/")), None)
+    if gather is None or head is None:
+        return None
+    attrs = {a.name: helper.get_attribute_value(a) for a in head.attribute}
+    table = inits[gather.input[0]]
+    if attrs.get("bits") != 8 or len(head.input) > 3 and any(head.input[3:]) or attrs["K"] % attrs["block_size"] \
+            or list(table.dims) != [attrs["N"], attrs["K"]]:
+        return None
+    shape_name = head.input[1] + "_rows_shape"
+    graph.initializer.append(numpy_helper.from_array(np.array([attrs["N"], attrs["K"]], np.int64), shape_name))
+    rows = head.input[1] + "_rows"
+    at = list(graph.node).index(gather)
+    graph.node.remove(gather)
+    graph.node.insert(at, helper.make_node("Reshape", [head.input[1], shape_name], [rows],
+                                           name="/model/embed_tokens/Reshape"))
+    graph.node.insert(at + 1, helper.make_node(
+        "GatherBlockQuantized", [rows, gather.input[1], head.input[2]], list(gather.output),
+        name="/model/embed_tokens/GatherBlockQuantized", domain="com.microsoft", bits=8,
+        block_size=attrs["block_size"], gather_axis=0, quantize_axis=1))
+    graph.initializer.remove(table)
+    return table.name
+
+
+def relocate(src_graph: Path, dst_graph: Path, head_dim: int, chunk_bytes: int = MAX_FILE_BYTES) -> SavedGraph:
+    """Copy a builder graph to ``dst_graph`` with its external data streamed into Transformers.js's chunks.
+
+    One tensor is in memory at a time; the source files are left as they are.
+    """
+    model = onnx.load(str(src_graph), load_external_data=False)
+    fix_kv_head_dim(model, head_dim)
+    if share_int8_embedding(model):
+        logger.info("%s: the embedding reads the int8 lm_head's blocks (its float32 copy dropped)", dst_graph.name)
+    dst_graph.parent.mkdir(parents=True, exist_ok=True)
+    for stale in dst_graph.parent.glob(dst_graph.name + "_data*"):
+        stale.unlink()
+    names: list[str] = []
+    out = None
+    offset = 0
+    sources: dict[str, object] = {}
+    try:
+        for tensor in model.graph.initializer:
+            if tensor.data_location != TensorProto.EXTERNAL:
+                continue
+            info = {e.key: e.value for e in tensor.external_data}
+            size = int(info["length"])
+            if size > chunk_bytes:
+                raise GraphFileError(f"{dst_graph.name}: tensor {tensor.name!r} alone is {size / 1e9:.2f} GB, over "
+                                     f"the {chunk_bytes / 1e9:.2f} GB a browser loads in one file")
+            pad = (-offset) % ALIGNMENT
+            if out is None or offset + pad + size > chunk_bytes:
+                if out is not None:
+                    out.close()
+                names.append(data_file_name(dst_graph.name, len(names)))
+                out = (dst_graph.parent / names[-1]).open("wb")
+                offset, pad = 0, 0
+            out.write(b"\0" * pad)
+            offset += pad
+            location = info["location"]
+            if location not in sources:
+                sources[location] = (src_graph.parent / location).open("rb")
+            source = sources[location]
+            source.seek(int(info.get("offset", 0)))
+            left = size
+            while left:
+                block = source.read(min(_COPY_BLOCK, left))
+                if not block:
+                    raise GraphFileError(f"{location} ends before tensor {tensor.name!r} does")
+                out.write(block)
+                left -= len(block)
+            del tensor.external_data[:]
+            for key, value in (("location", names[-1]), ("offset", str(offset)), ("length", str(size))):
+                entry = tensor.external_data.add()
+                entry.key, entry.value = key, value
+            offset += size
+    finally:
+        if out is not None:
+            out.close()
+        for handle in sources.values():
+            handle.close()
+    onnx.save_model(model, str(dst_graph))
+    saved = SavedGraph(dst_graph, tuple(names))
+    check_saved_graph(saved)
+    return saved
+
+
+def build_dtype(checkpoint: Path, dtype: str, work: Path, accuracy_level: int = 4,
+                chunk_bytes: int = MAX_FILE_BYTES) -> tuple[SavedGraph, BuildStats]:
+    """One dtype's graph in ``work/<dtype>/`` in Alta's layout, and what building it cost."""
+    info = CheckpointInfo.read(checkpoint)
+    raw = work / f"{dtype}-builder"
+    stats = run_builder(checkpoint, raw, dtype, accuracy_level)
+    saved = relocate(raw / "model.onnx", work / dtype / GRAPH_FILES[dtype], info.head_dim, chunk_bytes)
+    shutil.rmtree(raw, ignore_errors=True)
+    check_kv_io(saved.path, info.num_layers)
+    logger.info("%s: onnxruntime-genai builder %.1f s, peak %.2f GB, %.1f MB", dtype, stats.seconds,
+                stats.peak_rss_bytes / 1e9, saved.size_bytes / 1e6)
+    return saved, stats
