@@ -18,6 +18,7 @@ help:
 	@echo "make bench    template and API throughput/latency table"
 	@echo "make bench-translation  translation chrF/BLEU (TICO-19 dev), term accuracy, placeholders, pages/min"
 	@echo "make bench-constrained  the demo model with and without the record grammar on 200 held-out stays"
+	@echo "make bench-real  random-weight Qwen2.5-0.5B and -1.5B exported to every dtype: sizes, time, peak memory, gate"
 	@echo "make bench-vocab  Qwen2.5 tokens per epicrisis: trimmed and medical vocabularies; bundle MB; demo warm-up"
 	@echo "make test-postgres  the API suite on a throwaway PostgreSQL server"
 	@echo "make demo-model  train and evaluate the demo model (CPU, about 40 min)"
@@ -122,6 +123,15 @@ bench-translation: $(VENV)/.dev system-deps-run
 # drafts passing the review, tok/s and the share of decode time spent on token masks.
 bench-constrained: $(VENV)/.dev
 	$(PY) -m benchmarks.constrained_eval --n 200
+
+# Real shapes (issue 15): random-weight Qwen2.5-0.5B and -1.5B (public configs, real tokenizer) through
+# `python -m export bundle --builder genai --gate structural`, every dtype; one table with the load.
+# Not in `make test` (about 15 min and up to ~10 GB); each model holds the shared lock while it runs.
+.PHONY: bench-real
+bench-real: $(VENV)/.dev $(QWEN_TOKENIZER)
+	flock /tmp/alta-heavy.lock $(PY) -m benchmarks.real_shapes --models qwen2.5-0.5b
+	flock /tmp/alta-heavy.lock $(PY) -m benchmarks.real_shapes --models qwen2.5-1.5b
+	$(PY) -m benchmarks.real_shapes --table
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check clinical backend tests benchmarks training export devtools

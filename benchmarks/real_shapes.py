@@ -167,7 +167,27 @@ def export_model(name: str, checkpoint: Path, dtypes: str, validate_tokens: int,
     if manifest is None:
         print(f"{name}: export failed (exit {code}); see {log}", file=sys.stderr)
         print("\n".join(log.read_text(errors="replace").splitlines()[-15:]), file=sys.stderr)
-    return ModelRun(name, bundle, round(seconds, 1), usage.ru_maxrss * 1024, code, manifest)
+    run = ModelRun(name, bundle, round(seconds, 1), usage.ru_maxrss * 1024, code, manifest)
+    (checkpoint.parent / f"run-{builder}.json").write_text(json.dumps(
+        {"seconds": run.seconds, "peak_rss_bytes": run.peak_rss_bytes, "exit_code": code, "uptime": _uptime()}) + "\n")
+    return run
+
+
+def _uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def last_run(name: str, builder: str) -> ModelRun | None:
+    """The last ``make bench-real`` export of ``name`` (for ``--table``), or None."""
+    folder = WORK / name
+    stats_path, manifest_path = folder / f"run-{builder}.json", folder / f"bundle-{builder}" / "manifest.json"
+    if not stats_path.is_file():
+        return None
+    stats = json.loads(stats_path.read_text())
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
+    print(f"{name}: exported with load {stats.get('uptime', '?')}")
+    return ModelRun(name, folder / f"bundle-{builder}", stats["seconds"], stats["peak_rss_bytes"], stats["exit_code"],
+                    manifest)
 
 
 def table(runs: list[ModelRun]) -> str:
@@ -190,7 +210,7 @@ def table(runs: list[ModelRun]) -> str:
         timings = run.manifest["export"].get("timings_s", {})
         ref = next((v for k, v in timings.items() if k.startswith("PyTorch reference")), 0.0)
         lines.append(f"{run.name:16} all    export {run.seconds:.0f} s (PyTorch reference {ref:.0f} s), "
-                     f"export process peak {run.peak_rss_bytes / 1e9:.2f} GB, exit {run.exit_code}")
+                     f"peak {run.peak_rss_bytes / 1e9:.2f} GB (largest process: export or builder), exit {run.exit_code}")
     return "\n".join(lines)
 
 
@@ -201,6 +221,8 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--layers", type=int, help="override the layer count (a quick run; sizes not the model's)")
     parser.add_argument("--validate-tokens", type=int, default=8, help="greedy tokens per golden prompt in the gate")
     parser.add_argument("--builder", default="genai", choices=("genai", "optimum"))
+    parser.add_argument("--table", action="store_true",
+                        help="print the table of the last exports of --models (no export; make bench-real's last step)")
     parser.add_argument("--decode-bench", action="store_true",
                         help="then run benchmarks.decode_bench on the 0.5B bundle (CPU decode, Alta vs onnxruntime-genai)")
     return parser
@@ -209,12 +231,15 @@ def make_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     runs = []
-    for name in [m.strip() for m in args.models.split(",") if m.strip()]:
+    names = [m.strip() for m in args.models.split(",") if m.strip()]
+    if args.table:
+        runs = [r for r in (last_run(n, args.builder) for n in names) if r is not None]
+        names = []
+    for name in names:
         checkpoint = checkpoint_for(name, args.layers)
         print(f"{name}: exporting {args.dtypes} with the {args.builder} builder ...", flush=True)
         runs.append(export_model(name, checkpoint, args.dtypes, args.validate_tokens, args.builder))
-    load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-    print(f"\nReal-shape exports (random weights, structural gate), {os.cpu_count()} CPUs; uptime: {load}\n")
+    print(f"\nReal-shape exports (random weights, structural gate), {os.cpu_count()} CPUs; uptime now: {_uptime()}\n")
     print(table(runs))
     if args.decode_bench:
         bundle = next((r.bundle for r in runs if r.name == "qwen2.5-0.5b" and r.manifest), None)
