@@ -244,6 +244,9 @@ def build_dtype(checkpoint: Path, dtype: str, work: Path, accuracy_level: int = 
                 chunk_bytes: int = MAX_FILE_BYTES) -> tuple[SavedGraph, BuildStats]:
     """One dtype's graph in ``work/<dtype>/`` in Alta's layout, and what building it cost."""
     info = CheckpointInfo.read(checkpoint)
+    if info.head_dim % 16:
+        raise ExportError(f"head dimension {info.head_dim} is not a multiple of 16, which ONNX Runtime's "
+                          "GroupQueryAttention requires; export this model with --builder optimum")
     raw = work / f"{dtype}-builder"
     stats = run_builder(checkpoint, raw, dtype, accuracy_level)
     saved = relocate(raw / "model.onnx", work / dtype / GRAPH_FILES[dtype], info.head_dim, chunk_bytes)

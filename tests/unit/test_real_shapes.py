@@ -19,6 +19,7 @@ from onnx import numpy_helper
 from benchmarks.real_shapes import real_shape_config, write_random_checkpoint
 from export.bundle import GOLDEN, BundleConfig, build_bundle
 from export.dequantize import dequantized_twin
+from export.genai_builder import relocate
 from export.reference import graph_references
 from export.validate import STRUCTURAL, _Decoder, make_session, validate_graph
 
@@ -90,3 +91,16 @@ def test_structural_gate_fails_a_kernel_that_computes_other_weights(bundle, tmp_
     verdict = validate_graph("q4", tampered, refs, STRUCTURAL["q4"])
     assert not verdict.passed and any("cosine" in r or "top-1" in r for r in verdict.reasons)
     assert validate_graph("q4", graph, refs, STRUCTURAL["q4"]).passed
+
+
+def test_relocated_data_splits_into_chunks_named_as_transformers_js_asks(bundle, tmp_path):
+    out, _ = bundle
+    saved = relocate(out / "onnx" / "model_q4.onnx", tmp_path / "model_q4.onnx", head_dim=64, chunk_bytes=80_000_000)
+    assert len(saved.data_files) >= 2  # 112 MB of weights, the 4-bit vocabulary matrix alone 68 MB
+    assert saved.data_files == tuple(["model_q4.onnx_data"] + [f"model_q4.onnx_data_{i}"
+                                                               for i in range(1, len(saved.data_files))])
+    assert all((tmp_path / n).stat().st_size <= 80_000_000 for n in saved.data_files)
+    feed = {"input_ids": np.array([[9707, 11]], np.int64), "attention_mask": np.ones((1, 2), np.int64)}
+    shipped, moved = (_Decoder(make_session(p)) for p in (out / "onnx" / "model_q4.onnx", saved.path))
+    first = shipped.session.run(["logits"], {**feed, **shipped.empty_past()})[0]
+    np.testing.assert_array_equal(first, moved.session.run(["logits"], {**feed, **moved.empty_past()})[0])
