@@ -47,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         warm = demo_medical(args.demo, args.out / "demo", max_merges=args.demo_merges, steps=args.warmup_steps,
                             seconds=args.warmup_seconds)
         (args.out / "demo" / "warmup.json").write_text(json.dumps(warm, indent=2), encoding="utf-8")
-        print("Demo model, medical vocabulary learnt on its training stays; 40 held-out stays (seed 1234 test)\n")
+        print(f"Demo model: medical vocabulary learnt on {warm['n_train']} of its training stays, new rows warmed up; "
+              f"{warm['n_eval']} of its held-out stays (training/data/vocab: the stays it was trained on)\n")
         print(report.warmup_table(warm))
     path = report.write(args.out, tokens=tokens, kept=vocab.kept, new_tokens=vocab.new_tokens, rows=vocab.size,
                         warmup=warm)

@@ -214,3 +214,29 @@ def test_vocab_subcommands_are_wired():
     args = make_parser().parse_args(["vocab", "trim", "--src", "a", "--out", "b", "--pad-to", "64"])
     assert (args.command, args.vocab_command, args.pad_to) == ("vocab", "trim", 64)
     assert make_parser().parse_args(["vocab", "medical", "--src", "a", "--out", "b"]).max_merges == 16_000
+
+
+def test_warmup_trains_the_new_rows_only(extended):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from training.datasets import epicrisis_example
+    from training.vocab.warmup import likelihood, train_new_rows
+
+    _, ext = extended
+    model = AutoModelForCausalLM.from_pretrained(ext.out_dir)
+    tokenizer = AutoTokenizer.from_pretrained(ext.out_dir)
+    examples = [epicrisis_example(e.stay, e.text) for e in corpus.synthetic(corpus.SELECT_SEED, 30)[:2]]
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    new_ids = sorted(ext.new_tokens.values())
+    start = likelihood(model, tokenizer, examples)
+    done = train_new_rows(model, tokenizer, examples, new_ids, steps=3, seconds=60, lr=1e-2)
+    assert done["steps"] == 3
+    old = torch.ones(ext.new_size, dtype=torch.bool)
+    old[new_ids] = False
+    for name, value in model.state_dict().items():
+        if name.endswith(("embed_tokens.weight", "lm_head.weight")):
+            assert torch.equal(value[old], before[name][old])
+            assert not torch.equal(value[~old], before[name][~old])
+        else:
+            assert torch.equal(value, before[name]), name
+    assert likelihood(model, tokenizer, examples).nll < start.nll  # it learnt from what it was shown

@@ -38,10 +38,11 @@ def cmd_medical(args: argparse.Namespace) -> int:
 
 def cmd_warmup(args: argparse.Namespace) -> int:
     from training.vocab.report import warmup_table
-    from training.vocab.warmup import demo_medical
+    from training.vocab.warmup import DEMO_DATA, demo_medical
 
     result = demo_medical(args.demo, args.work, max_merges=args.max_merges, n_train=args.n_train,
-                          n_eval=args.n_eval, steps=args.steps, seconds=args.seconds)
+                          n_eval=args.n_eval, steps=args.steps, seconds=args.seconds,
+                          data=None if args.today else DEMO_DATA)
     (Path(args.work) / "warmup.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     print(warmup_table(result), end="")
     print(f"written: {Path(args.work) / 'warmup.json'}")
@@ -92,10 +93,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     warm.add_argument("--demo", type=Path, default=Path("models/demo"))
     warm.add_argument("--work", type=Path, default=Path("runs/vocab/demo"))
     warm.add_argument("--max-merges", type=int, default=1024)
-    warm.add_argument("--n-train", type=int, default=400)
+    warm.add_argument("--n-train", type=int, default=200)
     warm.add_argument("--n-eval", type=int, default=40)
     warm.add_argument("--steps", type=int, default=300)
     warm.add_argument("--seconds", type=float, default=240.0, help="time box for the warm-up")
+    warm.add_argument("--today", action="store_true",
+                      help="today's synthetic stays instead of the ones the demo was trained on (training/data/vocab)")
     warm.set_defaults(func=cmd_warmup)
 
     rep = cmds.add_parser("report", help="tokens per held-out text and embedding sizes, real Qwen2.5 tokenizer")

@@ -10,6 +10,7 @@ needs): equal figures mean the model finds the text equally likely.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import random
@@ -93,24 +94,46 @@ def train_new_rows(model, tokenizer, examples, new_ids: list[int], *, steps: int
             "first_loss": losses[0] if losses else None, "last_loss": sum(losses[-10:]) / max(len(losses[-10:]), 1)}
 
 
-def demo_medical(demo_dir: Path, work: Path, *, max_merges: int = 1024, n_train: int = 400, n_eval: int = 40,
-                 steps: int = 300, seconds: float = 240.0, seed: int | str = 1234) -> dict:
+DEMO_DATA = Path(__file__).resolve().parents[1] / "data" / "vocab"
+
+
+def read_chat_jsonl(path: Path):  # noqa: ANN201
+    """``{"messages": [...], "answer": "..."}`` lines (gzip allowed) as ChatExamples."""
+    import gzip
+
+    from training.datasets import ChatExample
+
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        return [ChatExample(o["messages"], o["answer"]) for o in map(json.loads, f) if o]
+
+
+def demo_medical(demo_dir: Path, work: Path, *, max_merges: int = 1024, n_train: int = 200, n_eval: int = 40,
+                 steps: int = 300, seconds: float = 240.0, data: Path | None = DEMO_DATA) -> dict:
     """The demo model with a medical vocabulary learnt on its own training stays, warmed up, measured.
 
-    Training stays: the demo's training split (seed 1234, compact profile); evaluation: the first
-    ``n_eval`` of its held-out test split, which neither the demo nor the new tokens have seen.
+    ``data``: a folder with ``demo-58ff5ce-{train,test}.jsonl.gz``, the stays the shipped demo was
+    trained and evaluated on (see its README); ``None`` draws today's stays (seed 1234, compact), whose
+    narratives have changed since. New tokens are learnt, and rows warmed up, on the training stays;
+    the figures come from the held-out ones.
     """
     import torch
     from transformers import AutoModelForCausalLM
 
-    from training.data import synthetic_epicrisis_split
     from training.datasets import epicrisis_example
     from training.modeling import load_tokenizer
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    splits = synthetic_epicrisis_split(n_train, 0, n_eval, seed, "compact")
-    train = [epicrisis_example(e.stay, e.text) for e in splits["train"]]
-    held = [epicrisis_example(e.stay, e.text) for e in splits["test"]]
+    if data is not None:
+        train = read_chat_jsonl(Path(data) / "demo-58ff5ce-train.jsonl.gz")[:n_train]
+        held = read_chat_jsonl(Path(data) / "demo-58ff5ce-test.jsonl.gz")[:n_eval]
+    else:
+        from training.data import synthetic_epicrisis_split
+
+        splits = synthetic_epicrisis_split(n_train, 0, n_eval, 1234, "compact")
+        train = [epicrisis_example(e.stay, e.text) for e in splits["train"]]
+        held = [epicrisis_example(e.stay, e.text) for e in splits["test"]]
+    n_eval = len(held)
     words = medical.word_counts(Path(demo_dir) / "tokenizer.json", [Corpus("demo train", tuple(e.answer for e in train))])
     merges = medical.learn_merges(words, max_merges, min_saving=5)
     extended = medical.extend_checkpoint(demo_dir, Path(work) / "extended", merges)
@@ -134,7 +157,8 @@ def demo_medical(demo_dir: Path, work: Path, *, max_merges: int = 1024, n_train:
                                           "warmed": after.per(before.tokens)},
         "nll_per_epicrisis": {"before": before.nll / n_eval, "mean_init": initial.nll / n_eval,
                               "warmed": after.nll / n_eval},
-        "warmup": training, "n_train": n_train, "n_eval": n_eval, "max_merges": max_merges,
+        "warmup": training, "n_train": len(train), "n_eval": n_eval, "max_merges": max_merges,
+        "data": str(data) if data is not None else "today's stays (seed 1234)",
         "out": str(Path(work) / "warmed"),
         "likelihoods": {k: asdict(v) for k, v in (("before", before), ("mean_init", initial), ("warmed", after))},
     }
