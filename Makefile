@@ -9,7 +9,7 @@ HOST   ?=
 PORT   ?=
 NPM    ?= npm
 
-.PHONY: run test qwen-tokenizer test-postgres test-slow bench bench-translation bench-constrained bench-vocab lint golden demo-model demo-bundle eval-checks eval-deid train-deid clean help \
+.PHONY: run test qwen-tokenizer test-postgres test-slow test-gpu bench bench-translation bench-constrained bench-vocab lint golden demo-model demo-bundle eval-checks eval-deid train-deid clean help \
 	webapp system-deps-run system-deps-test
 
 help:
@@ -17,10 +17,12 @@ help:
 	@echo "make test     set up and run the whole test suite"
 	@echo "make bench    template and API throughput/latency table"
 	@echo "make bench-translation  translation chrF/BLEU (TICO-19 dev), term accuracy, placeholders, pages/min"
+	@echo "make bench-decode  CPU decode tok/s on the Qwen2.5-0.5B shape: PyTorch, Alta's loop, onnxruntime-genai"
 	@echo "make bench-constrained  the demo model with and without the record grammar on 200 held-out stays"
 	@echo "make bench-real  random-weight Qwen2.5-0.5B and -1.5B exported to every dtype: sizes, time, peak memory, gate"
 	@echo "make bench-vocab  Qwen2.5 tokens per epicrisis: trimmed and medical vocabularies; bundle MB; demo warm-up"
 	@echo "make test-postgres  the API suite on a throwaway PostgreSQL server"
+	@echo "make test-gpu  the QLoRA smoke test (tests/gpu) on a CUDA GPU, with the gpu extra (bitsandbytes)"
 	@echo "make demo-model  train and evaluate the demo model (CPU, about 40 min)"
 	@echo "make demo-bundle  export models/demo to a validated ONNX bundle (fp32, fp16, q4, q4f16)"
 	@echo "make eval-checks  catch rate of the record review per kind of draft edit, false alarms on faithful drafts"
@@ -96,6 +98,15 @@ $(VENV)/.postgres: pyproject.toml | $(VENV)/.dev
 test-postgres: $(VENV)/.postgres
 	scripts/with-postgres.sh $(PY) -m pytest -m postgres tests/integration
 
+# QLoRA on a CUDA GPU (tests/gpu, marker gpu): the gpu extra over the dev install. On a GPU host
+# torch==2.13.0 from the index is the CUDA build.
+$(VENV)/.gpu: pyproject.toml | $(VENV)/.dev
+	$(PIP) install -e ".[serve,dev,train,export,constrain,gpu]"
+	touch $@
+
+test-gpu: $(VENV)/.gpu $(QWEN_TOKENIZER)
+	$(PY) -m pytest -m gpu tests/gpu
+
 test-slow: $(VENV)/.dev system-deps-test
 	$(PY) -m pytest -m slow
 
@@ -113,6 +124,12 @@ bench: $(VENV)/.dev system-deps-run
 # Vocabulary trimming and the medical vocabulary on the real Qwen2.5 tokenizer (issue 15).
 bench-vocab: $(VENV)/.dev $(QWEN_TOKENIZER)
 	$(PY) -m benchmarks.vocab_bench
+
+# CPU decode on the Qwen2.5-0.5B shape (issue 15): PyTorch eager, Alta's decode loop on its own q4 export and
+# on onnxruntime-genai's GroupQueryAttention graphs, and onnxruntime-genai's runtime; 1 and 2 threads.
+.PHONY: bench-decode
+bench-decode: $(VENV)/.dev $(QWEN_TOKENIZER)
+	$(PY) -m benchmarks.decode_bench
 
 # Translation: chrF/BLEU on TICO-19 dev (Apertium raw, with terminology, any model engine), term
 # accuracy, placeholder round-trip, pages per minute.

@@ -83,7 +83,7 @@ def test_destroyed_quantisation_is_refused(tmp_path):
     broken = tmp_path / "model_q4.onnx"
     onnx.save_model(model, str(broken))
     prompts = {g["name"]: g["prompt_token_ids"] for g in bundle.manifest["contract"]["golden"]}
-    refs = torch_references(bundle.out.parent / "checkpoint", prompts, new_tokens=8)
+    refs = torch_references(testing.bundle_checkpoint(), prompts, new_tokens=8)
     verdict = validate_graph("q4", broken, refs)
     assert not verdict.passed
     assert any("top-1 agreement" in r for r in verdict.reasons), verdict.reasons

@@ -1,4 +1,4 @@
-"""Training on tiny Qwen2 models: masking, LoRA, merge, resume, configs and data errors."""
+"""Training on tiny Qwen2 models with the real Qwen2.5 tokenizer: masking, LoRA, merge, resume, configs and data errors."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from transformers import AutoModelForCausalLM
 
 from clinical.contract import GOLDEN_TODAY, epicrisis_prompt, example_records
 from clinical.record import HospitalStay
+from devtools.tiny_models import tiny_model
 from training.config import ConfigError, load_config
 from training.datasets import ChatExample, DatasetError, epicrisis_example, read_jsonl
 from training.encode import IGNORE, PadCollator, encode
 from training.modeling import choose_dtype, load_model, load_tokenizer, model_info
-from training.tiny import build_tiny_qwen2
 
 PAIRS = [
     ("Paciente __PHI_NOMBRE_1__ con HTA.", "Patient __PHI_NOMBRE_1__ with hypertension."),
@@ -27,9 +27,10 @@ PAIRS = [
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory) -> Path:
-    # A wider init than the default 0.02 gives non-uniform logits, so a few steps visibly learn.
-    return build_tiny_qwen2(tmp_path_factory.mktemp("tiny") / "base", hidden=32, initializer_range=0.2)
+def base() -> Path:
+    # A wider init than the default 0.02 gives non-uniform logits, so a few steps visibly learn. The
+    # shared cached checkpoint: training and merging only read it.
+    return tiny_model("qwen2.5-tiny", initializer_range=0.2)
 
 
 @pytest.fixture(scope="module")
