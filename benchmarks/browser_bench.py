@@ -36,8 +36,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from devtools import REPO
+from devtools.browser import CHROMIUM, CHROMIUM_ARGS, build_webapp, start_server
 from export.catalog import register
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, build_webapp, start_server
 
 STRIPPED = {"cross-origin-opener-policy", "cross-origin-embedder-policy"}
 ORT_LOG_WORDS = ("MatMulNBits", "Falling back", "unpacked compute", "MLAS", "fallback")
