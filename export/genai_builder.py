@@ -4,27 +4,25 @@ The builder (``onnxruntime_genai.models.builder``) writes a decoder made for fas
 GroupQueryAttention with fused rotary embeddings (the KV cache keeps its 2 key/value heads, never
 expanded to every query head), SkipSimplifiedLayerNormalization, fused QKV and last-row logits
 (``prune_lm_head``). It writes its weights as external data from the start, so no 2 GB protobuf is
-ever built, and it quantises while it builds (no second model copy). Tied embeddings stay one matrix:
-``Gather`` on it in fp32/fp16, and ``GatherBlockQuantized`` over the lm_head's 4/8-bit blocks in the
-quantised dtypes (the embedding is quantised too: that is most of the size saving).
+ever built. Alta asks it for the two float graphs only and quantises those itself, one weight at a
+time (:mod:`export.nbits`; the builder's own quantiser holds about three copies of the model):
 
-Alta's dtypes map onto it as:
+=======  =======================================  ==============================================
+dtype    from                                     graph
+=======  =======================================  ==============================================
+fp32     builder ``-p fp32 -e cpu``               float32 everywhere
+fp16     builder ``-p fp16 -e webgpu``            float16 weights, activations, KV cache, logits
+q4       fp32 graph, MatMulNBits 4-bit            float32 activations
+q4f16    fp16 graph, MatMulNBits 4-bit            float16 activations
+q8       fp32 graph, MatMulNBits 8-bit            float32 activations
+=======  =======================================  ==============================================
 
-=======  ==========================  ========================================================
-dtype    builder                     graph
-=======  ==========================  ========================================================
-fp32     ``-p fp32 -e cpu``          float32 everywhere
-fp16     ``-p fp16 -e webgpu``       float16 weights, activations, KV cache and logits
-q4       ``-p int4 -e cpu``          MatMulNBits 4-bit, float32 activations
-q4f16    ``-p int4 -e webgpu``       MatMulNBits 4-bit, float16 activations
-q8       ``-p int8 -e cpu``          MatMulNBits 8-bit, float32 activations
-=======  ==========================  ========================================================
+(``-e webgpu`` only chooses float16 I/O with GroupQueryAttention; the graph's ops are the contrib ops
+the CPU and WASM builds of ONNX Runtime run.) Quantisation is symmetric, ``block_size`` 32,
+``accuracy_level`` as asked (4: int8 compute, the fast CPU path); the tied embedding becomes
+``GatherBlockQuantized`` over the lm_head's blocks, so the vocabulary matrix is stored once, quantised.
 
-(``-e webgpu`` only chooses float16 I/O with GroupQueryAttention; the graph's ops are the same
-contrib ops the CPU and WASM builds of ONNX Runtime run.) Every quantised dtype is symmetric,
-``block_size`` 32, ``accuracy_level`` as asked (4: int8 compute, the fast CPU path).
-
-After the builder: the KV inputs' head dimension, which it leaves symbolic (``kv_cache_dim``), is
+After that the KV inputs' head dimension, which the builder leaves symbolic (``kv_cache_dim``), is
 written as a number (Transformers.js sizes the empty cache from the graph's input shapes and turns any
 unknown name into 0), and the external data is streamed into ``<file>.onnx_data[_N]`` chunks under
 2 GB, named as Transformers.js asks (:mod:`export.graph_files`).
@@ -41,9 +39,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto
 
 from export.graph_files import (
     ALIGNMENT,
@@ -95,7 +92,11 @@ def _rss_bytes(pid: int) -> int:
 
 def run_builder(checkpoint: Path, out: Path, dtype: str, accuracy_level: int = 4,
                 max_rss_bytes: int = MAX_RSS_BYTES) -> BuildStats:
-    """Run the builder for ``dtype`` into ``out`` (``model.onnx`` + ``model.onnx.data``) in a child process."""
+    """Run the builder for ``dtype`` into ``out`` (``model.onnx`` + ``model.onnx.data``) in a child process.
+
+    Alta asks it for float graphs only (``fp32``, ``fp16``): its own quantisation holds about three
+    copies of the weights (see :mod:`export.nbits`).
+    """
     out.mkdir(parents=True, exist_ok=True)
     cache = out / "builder-cache"
     command = builder_command(checkpoint, out, dtype, cache, accuracy_level)
@@ -143,41 +144,6 @@ def fix_kv_head_dim(model: onnx.ModelProto, head_dim: int) -> int:
     return fixed
 
 
-def share_int8_embedding(model: onnx.ModelProto) -> str | None:
-    """Gather the embedding from the int8 lm_head's blocks (GatherBlockQuantized, 8 bits) instead of fp32.
-
-    The builder quantises a tied embedding only at 4 bits; at 8 bits it keeps a float32 copy of the
-    151,936-row matrix (545 MB at 0.5B) beside the int8 lm_head. Both are the same tied matrix, so the
-    embedding lookup can read the lm_head's blocks: ONNX Runtime's GatherBlockQuantized takes 8-bit
-    uint8 data (zero point 128, as MatMulNBits). Returns the float initializer removed, or None.
-    """
-    graph = model.graph
-    inits = {t.name: t for t in graph.initializer}
-    gather = next((n for n in graph.node if n.op_type == "Gather" and n.input[0] in inits
-                   and n.name.endswith("embed_tokens/Gather")), None)
-    head = next((n for n in graph.node if n.op_type == "MatMulNBits" and n.name.startswith("/lm_head/")), None)
-    if gather is None or head is None:
-        return None
-    attrs = {a.name: helper.get_attribute_value(a) for a in head.attribute}
-    table = inits[gather.input[0]]
-    if attrs.get("bits") != 8 or len(head.input) > 3 and any(head.input[3:]) or attrs["K"] % attrs["block_size"] \
-            or list(table.dims) != [attrs["N"], attrs["K"]]:
-        return None
-    shape_name = head.input[1] + "_rows_shape"
-    graph.initializer.append(numpy_helper.from_array(np.array([attrs["N"], attrs["K"]], np.int64), shape_name))
-    rows = head.input[1] + "_rows"
-    at = list(graph.node).index(gather)
-    graph.node.remove(gather)
-    graph.node.insert(at, helper.make_node("Reshape", [head.input[1], shape_name], [rows],
-                                           name="/model/embed_tokens/Reshape"))
-    graph.node.insert(at + 1, helper.make_node(
-        "GatherBlockQuantized", [rows, gather.input[1], head.input[2]], list(gather.output),
-        name="/model/embed_tokens/GatherBlockQuantized", domain="com.microsoft", bits=8,
-        block_size=attrs["block_size"], gather_axis=0, quantize_axis=1))
-    graph.initializer.remove(table)
-    return table.name
-
-
 def relocate(src_graph: Path, dst_graph: Path, head_dim: int, chunk_bytes: int = MAX_FILE_BYTES) -> SavedGraph:
     """Copy a builder graph to ``dst_graph`` with its external data streamed into Transformers.js's chunks.
 
@@ -185,8 +151,6 @@ def relocate(src_graph: Path, dst_graph: Path, head_dim: int, chunk_bytes: int =
     """
     model = onnx.load(str(src_graph), load_external_data=False)
     fix_kv_head_dim(model, head_dim)
-    if share_int8_embedding(model):
-        logger.info("%s: the embedding reads the int8 lm_head's blocks (its float32 copy dropped)", dst_graph.name)
     dst_graph.parent.mkdir(parents=True, exist_ok=True)
     for stale in dst_graph.parent.glob(dst_graph.name + "_data*"):
         stale.unlink()
@@ -240,18 +204,47 @@ def relocate(src_graph: Path, dst_graph: Path, head_dim: int, chunk_bytes: int =
     return saved
 
 
+# The float graph each dtype starts from, and the MatMulNBits bits applied to it (None: shipped as is).
+# The builder writes only float graphs; export.nbits quantises them one weight at a time.
+FLOAT_BASE = {"fp32": ("fp32", None), "fp16": ("fp16", None), "q4": ("fp32", 4), "q8": ("fp32", 8),
+              "q4f16": ("fp16", 4)}
+
+
+def float_graph(checkpoint: Path, base: str, work: Path) -> tuple[Path, BuildStats | None]:
+    """The builder's ``base`` (fp32 or fp16) graph under ``work/<base>-builder``, built once per export."""
+    raw = work / f"{base}-builder"
+    if (raw / "model.onnx").is_file():
+        return raw / "model.onnx", None
+    return raw / "model.onnx", run_builder(checkpoint, raw, base)
+
+
 def build_dtype(checkpoint: Path, dtype: str, work: Path, accuracy_level: int = 4,
                 chunk_bytes: int = MAX_FILE_BYTES) -> tuple[SavedGraph, BuildStats]:
-    """One dtype's graph in ``work/<dtype>/`` in Alta's layout, and what building it cost."""
+    """One dtype's graph in ``work/<dtype>/`` in Alta's layout, and what building it cost.
+
+    The builder's float graphs stay in ``work`` (the fp32 one serves fp32, q4 and q8; the fp16 one fp16
+    and q4f16): remove ``work`` when the export is done.
+    """
     info = CheckpointInfo.read(checkpoint)
     if info.head_dim % 16:
         raise ExportError(f"head dimension {info.head_dim} is not a multiple of 16, which ONNX Runtime's "
                           "GroupQueryAttention requires; export this model with --builder optimum")
-    raw = work / f"{dtype}-builder"
-    stats = run_builder(checkpoint, raw, dtype, accuracy_level)
-    saved = relocate(raw / "model.onnx", work / dtype / GRAPH_FILES[dtype], info.head_dim, chunk_bytes)
-    shutil.rmtree(raw, ignore_errors=True)
+    started = time.perf_counter()
+    base, bits = FLOAT_BASE[dtype]
+    source, built = float_graph(checkpoint, base, work)
+    if bits is not None:
+        from export.nbits import quantize_graph
+
+        quantised = work / f"{dtype}-quantised" / "model.onnx"
+        quantised.parent.mkdir(parents=True, exist_ok=True)
+        quantize_graph(source, quantised, bits, BLOCK_SIZE, accuracy_level)
+        source = quantised
+    saved = relocate(source, work / dtype / GRAPH_FILES[dtype], info.head_dim, chunk_bytes)
+    if bits is not None:
+        shutil.rmtree(source.parent, ignore_errors=True)
     check_kv_io(saved.path, info.num_layers)
-    logger.info("%s: onnxruntime-genai builder %.1f s, peak %.2f GB, %.1f MB", dtype, stats.seconds,
-                stats.peak_rss_bytes / 1e9, saved.size_bytes / 1e6)
+    stats = BuildStats(round(time.perf_counter() - started, 3), built.peak_rss_bytes if built else 0)
+    logger.info("%s: built in %.1f s (%s), %.1f MB", dtype, stats.seconds,
+                f"builder peak {built.peak_rss_bytes / 1e9:.2f} GB" if built else f"from the {base} graph",
+                saved.size_bytes / 1e6)
     return saved, stats
