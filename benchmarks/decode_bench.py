@@ -2,12 +2,24 @@
 
 Random weights with the exact public Qwen2.5-0.5B configuration and the real Qwen2.5 tokenizer
 (``devtools.qwen_tokenizer``), so the figures are the real model's speed (random weights carry no
-text, only time). Placeholder: the measuring half follows.
+text, only time). Side by side, same checkpoint, same threads: PyTorch eager; Alta's decode loop
+(``backend.engines.decoding.KVDecoder``) on Alta's own q4 export and on onnxruntime-genai's int4
+GroupQueryAttention graphs (with every prompt row's logits, and with the last row only); and
+onnxruntime-genai's own runtime on the same graphs. Timed: run it under the shared lock.
+
+    flock /tmp/alta-heavy.lock python -m benchmarks.decode_bench            # make bench-decode
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from devtools.paths import REPO
@@ -43,3 +55,202 @@ def real_checkpoint(out: Path = REAL_SHAPES / "qwen2.5-0.5b", seed: int = 0) -> 
     (staging / "alta_real_shape.json").write_text(json.dumps({"shape": "Qwen2.5-0.5B", "seed": seed}) + "\n")
     staging.rename(out)
     return out
+
+
+# --- the graphs --------------------------------------------------------------------------------
+
+BUILDER_SITE = REPO / ".cache" / "genai-builder-site"
+BUILDER_TRANSFORMERS = "transformers==5.25.0"  # onnxruntime-genai 0.18's builder imports transformers 5 names
+
+
+def genai_graph(checkpoint: Path, out: Path, last_row: bool) -> Path:
+    """onnxruntime-genai's builder: int4 (MatMulNBits, accuracy_level 4) with GroupQueryAttention;
+    ``last_row`` prunes the LM head to the last position (``prune_lm_head``). The builder runs through
+    ``export.genai_run`` (its transformers 4.57 bridge) where the project has it, else under transformers 5
+    kept out of the project's environment in ``.cache/genai-builder-site``."""
+    if (out / "model.onnx").is_file():
+        return out
+    command, env = [sys.executable, "-m", "export.genai_run"], dict(os.environ)
+    if not (REPO / "export" / "genai_run.py").is_file():
+        if not (BUILDER_SITE / "transformers").is_dir():
+            subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--target", str(BUILDER_SITE),
+                            BUILDER_TRANSFORMERS], check=True)
+        command, env["PYTHONPATH"] = [sys.executable, "-m", "onnxruntime_genai.models.builder"], str(BUILDER_SITE)
+    extra = ["--extra_options", "prune_lm_head=true"] if last_row else []
+    subprocess.run([*command, "-m", str(checkpoint), "-o", str(out), "-p", "int4", "-e", "cpu",
+                    "-c", str(REAL_SHAPES / "genai-cache"), *extra], env=env, check=True, stdout=subprocess.DEVNULL)
+    return out
+
+
+def alta_graph(checkpoint: Path, bundle: Path) -> Path:
+    """Alta's own export (``python -m export bundle --dtypes q4``), gated on nothing: random weights carry
+    no text for the gate to judge (about 11 minutes for the 0.5B shape)."""
+    graph = bundle / "onnx" / "model_q4.onnx"
+    if graph.is_file():
+        return graph
+    loose = [f"--threshold=q4.{k}" for k in ("min_top1=0", "min_cosine=-1", "max_rel_abs=1e9", "max_mean_kl=1e9")]
+    subprocess.run([sys.executable, "-m", "export", "bundle", "--checkpoint", str(checkpoint), "--out", str(bundle),
+                    "--dtypes", "q4", "--validate-tokens", "4", "--overwrite", *loose], check=True)
+    return graph
+
+
+# --- the runs ----------------------------------------------------------------------------------
+
+@dataclass
+class Run:
+    engine: str
+    graph: str
+    threads: int
+    ttft_s: float
+    decode_tps: float
+    tokens: int
+
+
+def prompt_ids(checkpoint: Path, length: int) -> list[int]:
+    """``length`` tokens of the prompt contract's epicrisis prompts, as the real tokenizer cuts them."""
+    from tokenizers import Tokenizer
+
+    from clinical.contract import GOLDEN_TODAY, epicrisis_prompt, example_records
+    from clinical.record import HospitalStay
+
+    tokenizer = Tokenizer.from_file(str(checkpoint / "tokenizer.json"))
+    ids: list[int] = []
+    for raw in example_records().values():
+        stay = HospitalStay.model_validate(raw, context={"today": GOLDEN_TODAY})
+        ids += tokenizer.encode(epicrisis_prompt(stay), add_special_tokens=False).ids
+    while len(ids) < length:
+        ids += ids
+    return ids[:length]
+
+
+def timed(tokens: Iterator[int], new_tokens: int) -> tuple[float, float, int]:
+    """TTFT, then tokens per second over the rest (the decode rate), from a token iterator."""
+    start = time.perf_counter()
+    first = None
+    count = 0
+    for _ in tokens:
+        count += 1
+        if first is None:
+            first = time.perf_counter()
+        if count >= new_tokens:
+            break
+    end = time.perf_counter()
+    assert first is not None
+    return first - start, (count - 1) / (end - first) if count > 1 else 0.0, count
+
+
+def torch_tokens(model, prompt: list[int]) -> Iterator[int]:  # noqa: ANN001
+    import torch
+
+    with torch.inference_mode():
+        out = model(torch.tensor([prompt]), use_cache=True)
+        while True:
+            token = int(out.logits[0, -1].argmax())
+            yield token
+            out = model(torch.tensor([[token]]), past_key_values=out.past_key_values, use_cache=True)
+
+
+def run_torch(checkpoint: Path, prompt: list[int], new_tokens: int, threads: int) -> Run:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    torch.set_num_threads(threads)
+    model = AutoModelForCausalLM.from_pretrained(checkpoint, dtype=torch.float32).eval()
+    timed(torch_tokens(model, prompt[:8]), 2)
+    ttft, tps, n = timed(torch_tokens(model, prompt), new_tokens)
+    return Run("PyTorch eager fp32", checkpoint.name, threads, ttft, tps, n)
+
+
+def run_alta(graph: Path, prompt: list[int], new_tokens: int, threads: int, head_dim: int, label: str,
+             repeats: int) -> Run:
+    from backend.engines.decoding import KVDecoder, SamplingParams, cpu_session
+
+    decoder = KVDecoder(cpu_session(graph, threads), 32_768, 0, head_dim)
+    params = SamplingParams(max_new_tokens=new_tokens)
+    timed(decoder.tokens(prompt[:8], SamplingParams(max_new_tokens=4)), 4)
+    best = max((timed(decoder.tokens(prompt, params), new_tokens) for _ in range(repeats)), key=lambda r: r[1])
+    kind = "GQA, shared cache" if decoder.shared_cache else "cache concatenated per step"
+    return Run("Alta KVDecoder (ORT)", f"{label} [{kind}]", threads, *best)
+
+
+def genai_tokens(model, prompt: list[int], new_tokens: int) -> Iterator[int]:  # noqa: ANN001
+    import onnxruntime_genai as og
+
+    params = og.GeneratorParams(model)
+    params.set_search_options(max_length=len(prompt) + new_tokens, min_length=len(prompt) + new_tokens,
+                              do_sample=False)
+    generator = og.Generator(model, params)
+    generator.append_tokens(prompt)
+    while not generator.is_done():
+        generator.generate_next_token()
+        yield int(generator.get_next_tokens()[0])
+
+
+def run_genai(graph_dir: Path, prompt: list[int], new_tokens: int, threads: int, label: str, repeats: int) -> Run:
+    import onnxruntime_genai as og
+
+    config = og.Config(str(graph_dir))
+    config.clear_providers()
+    config.overlay(json.dumps({"model": {"decoder": {"session_options": {"intra_op_num_threads": threads}}}}))
+    model = og.Model(config)
+    timed(genai_tokens(model, prompt[:8], 4), 4)
+    best = max((timed(genai_tokens(model, prompt, new_tokens), new_tokens) for _ in range(repeats)),
+               key=lambda r: r[1])
+    return Run("onnxruntime-genai", label, threads, *best)
+
+
+def load() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def table(runs: list[Run]) -> str:
+    lines = ["| engine | graph | threads | TTFT s | decode tok/s | vs genai |", "|---|---|---:|---:|---:|---:|"]
+    for r in runs:
+        peer = next((p.decode_tps for p in runs if p.engine == "onnxruntime-genai" and p.threads == r.threads
+                     and p.graph.endswith("full")), 0.0)
+        ratio = f"{r.decode_tps / peer:.2f}x" if peer else "-"
+        lines.append(f"| {r.engine} | {r.graph} | {r.threads} | {r.ttft_s:.2f} | {r.decode_tps:.1f} | {ratio} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", default="1,2", help="comma-separated intra-op thread counts")
+    parser.add_argument("--prompt-tokens", type=int, default=500)
+    parser.add_argument("--new-tokens", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=2, help="timed runs per ONNX engine (the best is kept)")
+    parser.add_argument("--alta-bundle", type=Path, default=REAL_SHAPES / "qwen2.5-0.5b-alta",
+                        help="Alta's q4 bundle of the checkpoint (exported when missing)")
+    parser.add_argument("--skip", default="", help="comma-separated: torch, alta, alta-gqa, genai")
+    args = parser.parse_args(argv)
+    skip = set(filter(None, args.skip.split(",")))
+    checkpoint = real_checkpoint()
+    head_dim = QWEN25_05B["hidden_size"] // QWEN25_05B["num_attention_heads"]
+    full = genai_graph(checkpoint, REAL_SHAPES / "qwen2.5-0.5b-genai-int4-full", last_row=False)
+    last = genai_graph(checkpoint, REAL_SHAPES / "qwen2.5-0.5b-genai-int4-last", last_row=True)
+    alta = None if "alta" in skip else alta_graph(checkpoint, args.alta_bundle)
+    prompt = prompt_ids(checkpoint, args.prompt_tokens)
+    print(f"Qwen2.5-0.5B shape, random weights; {len(prompt)}-token prompt, {args.new_tokens} new tokens, greedy")
+    print(f"before: {load()}")
+    runs: list[Run] = []
+    for threads in (int(t) for t in args.threads.split(",")):
+        if "torch" not in skip:
+            runs.append(run_torch(checkpoint, prompt, args.new_tokens, threads))
+        if alta is not None:
+            runs.append(run_alta(alta, prompt, args.new_tokens, threads, head_dim, f"{args.alta_bundle.name} q4", args.repeats))
+        if "alta-gqa" not in skip:
+            runs.append(run_alta(full / "model.onnx", prompt, args.new_tokens, threads, head_dim,
+                                 "genai int4, full", args.repeats))
+            runs.append(run_alta(last / "model.onnx", prompt, args.new_tokens, threads, head_dim,
+                                 "genai int4, last", args.repeats))
+        if "genai" not in skip:
+            runs.append(run_genai(full, prompt, args.new_tokens, threads, "genai int4, full", args.repeats))
+            runs.append(run_genai(last, prompt, args.new_tokens, threads, "genai int4, last", args.repeats))
+        print(runs[-1], flush=True)
+    print(table(runs))
+    print(f"after: {load()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
