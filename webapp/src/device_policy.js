@@ -15,6 +15,18 @@
 export const WASM_ORDER = ['q8', 'fp32', 'fp16', 'q4', 'q4f16'];
 export const WEBGPU_ORDER = ['q4f16', 'q4', 'fp16', 'fp32'];
 
+/**
+ * WASM threads for a model of ``bytes``: one below SMALL_MODEL_BYTES, where a decode step is hundreds
+ * of tiny kernels and handing each to a second thread costs more than it saves (the 2.6M demo bundle,
+ * Chromium, 2 cores: 75 tok/s on one thread, 30 on two); else up to four (ONNX Runtime Web's cap),
+ * where the MatMuls gain.
+ */
+export const SMALL_MODEL_BYTES = 64 * 1024 ** 2;
+export function wasmThreads(bytes, cores) {
+  if (bytes < SMALL_MODEL_BYTES) return 1;
+  return Math.max(1, Math.min(4, Number(cores) || 2));
+}
+
 /** Decode speed below which the page says the device is too slow and offers the server (tokens/s). */
 export const MIN_TOKENS_PER_S = 3;
 

@@ -2,7 +2,7 @@
  * The page's side of the in-browser engine: picks the bundle's device and dtype (device_policy.js,
  * by measurement), starts the worker and speaks its protocol (see worker.js for the message table).
  */
-import { planDevice } from './device_policy.js';
+import { planDevice, wasmThreads } from './device_policy.js';
 
 /** What this browser says about its device: a WebGPU adapter with shader-f16, and navigator.deviceMemory. */
 export async function deviceFacts() {
@@ -21,10 +21,10 @@ export async function chooseDevice(bundle, params = new URLSearchParams()) {
   const facts = pinned === 'wasm' || (params.get('dtype') && pinned !== 'webgpu')
     ? { webgpu: false, deviceMemory: navigator.deviceMemory } : await deviceFacts();
   const choice = planDevice(bundle, facts, params);
-  // ?threads=N pins the WASM threads (benchmarks: one thread against two)
+  // WASM threads by model size (wasmThreads); ?threads=N pins them (benchmarks: one thread against two)
   const threads = Number.parseInt(params.get('threads') ?? '', 10);
   if (Number.isInteger(threads) && threads > 0) choice.threads = Math.min(threads, 16);
-  if (params.get('ort') === 'plain') choice.ortBuild = 'plain';
+  else if (choice.device === 'wasm' && !choice.refused) choice.threads = wasmThreads(choice.bytes, navigator.hardwareConcurrency);
   return choice;
 }
 
@@ -63,7 +63,7 @@ export class BrowserEngine {
   /** Loads ``bundle`` (an entry of GET /api/v1/bundles) with the best device and dtype here. */
   load(bundle, choice) {
     this.start();
-    const key = `${bundle.name}/${choice.dtype}/${choice.device}/${choice.threads ?? ''}/${choice.ortBuild ?? ''}`;
+    const key = `${bundle.name}/${choice.dtype}/${choice.device}/${choice.threads ?? ''}`;
     if (this.loadPromise && this.loadKey === key) return this.loadPromise;
     this.loadKey = key;
     this.loadPromise = new Promise((resolve, reject) => {
@@ -72,7 +72,7 @@ export class BrowserEngine {
         // bundle.url is /models/<name>/<version>/: the version in the path keeps caches honest.
         type: 'load', model: bundle.name, modelId: bundle.url.replace(/^\/models\//, '').replace(/\/$/, ''),
         dtype: choice.dtype, device: choice.device, modelsUrl: '/models/', wasmUrl: '/ort/',
-        abortFlag: this.flag, threads: choice.threads, ortBuild: choice.ortBuild,
+        abortFlag: this.flag, threads: choice.threads,
       });
     }).then((info) => { this.info = { ...info, version: bundle.version }; return this.info; },
       (err) => { this.loadPromise = null; throw err; });

@@ -151,21 +151,22 @@ function timeSessions(lm) {
   }
 }
 
-async function load({ model, modelId, dtype, device, modelsUrl, wasmUrl, abortFlag: flag, threads = null, ortBuild = null }) {
-  const key = `${modelId}/${dtype}/${device}/${threads ?? ''}/${ortBuild ?? ''}`;
+async function load({ model, modelId, dtype, device, modelsUrl, wasmUrl, abortFlag: flag, threads = null }) {
+  const key = `${modelId}/${dtype}/${device}/${threads ?? ''}`;
   if (flag) abortFlag = new Int32Array(flag);
   if (loaded?.key === key) return loaded.info;
   if (loading?.key === key) return loading.promise;
   // A path, not a URL: Transformers.js looks local files up (and checks they exist) only by path.
   env.localModelPath = modelsUrl;
   const wasm = env.backends.onnx.wasm;
-  const build = ortBuild === 'plain' ? 'ort-wasm-simd-threaded' : 'ort-wasm-simd-threaded.asyncify';
+  // The asyncify build (WebGPU-capable). ONNX Runtime Web's plain CPU build decodes no faster here
+  // (demo bundle, fp32: 31 tok/s against 30), so one build serves both devices and one is precached.
   wasm.wasmPaths = {
-    mjs: new URL(`${wasmUrl}${build}.mjs`, self.location.origin).href,
-    wasm: new URL(`${wasmUrl}${build}.wasm`, self.location.origin).href,
+    mjs: new URL(`${wasmUrl}ort-wasm-simd-threaded.asyncify.mjs`, self.location.origin).href,
+    wasm: new URL(`${wasmUrl}ort-wasm-simd-threaded.asyncify.wasm`, self.location.origin).href,
   };
-  // Up to four threads (ONNX Runtime's own cap for WASM), one when the page is not cross-origin
-  // isolated (no SharedArrayBuffer, so no WASM threads). `threads` pins it (benchmarks).
+  // The page's choice (device_policy.js wasmThreads: one for small models, else up to four), and one
+  // when the page is not cross-origin isolated (no SharedArrayBuffer, so no WASM threads).
   wasm.numThreads = !self.crossOriginIsolated ? 1
     : threads ?? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 2));
   const started = performance.now();

@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  MIN_TOKENS_PER_S, WASM_HEAP_LIMIT, memoryBudget, memoryNeeded, planDevice, slowMessage, storageRefusal, tooSlow,
+  MIN_TOKENS_PER_S, SMALL_MODEL_BYTES, WASM_HEAP_LIMIT, memoryBudget, memoryNeeded, planDevice, slowMessage, storageRefusal, tooSlow,
+  wasmThreads,
 } from '../src/device_policy.js';
 
 const MB = 1024 ** 2;
@@ -80,4 +81,11 @@ test('slow device: judged after 8 decode steps, or 5 s with 2 steps, against 3 t
   assert.equal(tooSlow(9, 4000, 1.5), null); // the threshold moves
   assert.equal(slowMessage(0.42, 'alta-1.5b'), 'Este equipo es demasiado lento para redactar con el modelo alta-1.5b: '
     + 'escribe 0,4 tokens por segundo y hacen falta al menos 3. Redacte en el servidor.');
+});
+
+test('WASM threads: one for a small model (thread hand-offs cost more than its kernels), else up to four', () => {
+  assert.equal(wasmThreads(11 * MB, 8), 1);
+  assert.equal(wasmThreads(SMALL_MODEL_BYTES, 2), 2);
+  assert.equal(wasmThreads(640 * MB, 16), 4);
+  assert.equal(wasmThreads(640 * MB, undefined), 2);
 });
