@@ -214,24 +214,25 @@ def last_run(name: str, builder: str) -> ModelRun | None:
 
 def table(runs: list[ModelRun]) -> str:
     """One line per model and dtype: size, builder time and peak, gate verdict and its numbers."""
-    lines = [f"{'model':16} {'dtype':6} {'size MB':>8} {'build s':>8} {'build GB':>9} {'cosine':>8} {'top-1':>6}  gate",
-             "-" * 80]
+    lines = [f"{'model':20} {'dtype':6} {'size MB':>8} {'build s':>8} {'build GB':>9} {'cosine':>8} {'top-1':>6}  gate",
+             "-" * 84]
     for run in runs:
         if run.manifest is None:
-            lines.append(f"{run.name:16} export failed (exit {run.exit_code})")
+            lines.append(f"{run.name:20} export failed (exit {run.exit_code})")
             continue
         for dtype, entry in run.manifest["dtypes"].items():
             build = entry.get("build", {})
             validation = entry.get("validation", {})
             cos, top1 = validation.get("min_cosine"), validation.get("top1_agreement")
+            peak = build.get("peak_rss_bytes", 0)  # 0: built from the fp32/fp16 graph an earlier dtype made
             lines.append(
-                f"{run.name:16} {dtype:6} {entry['size_bytes'] / 1e6:8.1f} {build.get('seconds', 0):8.1f} "
-                f"{build.get('peak_rss_bytes', 0) / 1e9:9.2f} {cos if cos is None else f'{cos:8.5f}':>8} "
+                f"{run.name:20} {dtype:6} {entry['size_bytes'] / 1e6:8.1f} {build.get('seconds', 0):8.1f} "
+                f"{f'{peak / 1e9:.2f}' if peak else '(shared)':>9} {cos if cos is None else f'{cos:8.5f}':>8} "
                 f"{top1 if top1 is None else f'{top1:6.3f}':>6}  {entry['status']}"
                 + (f" ({entry['reasons'][0][:60]})" if entry.get("reasons") else ""))
         timings = run.manifest["export"].get("timings_s", {})
         ref = next((v for k, v in timings.items() if k.startswith("PyTorch reference")), 0.0)
-        lines.append(f"{run.name:16} all    export {run.seconds:.0f} s (PyTorch reference {ref:.0f} s), "
+        lines.append(f"{run.name:20} all    export {run.seconds:.0f} s (PyTorch reference {ref:.0f} s), "
                      f"peak {run.peak_rss_bytes / 1e9:.2f} GB (largest process: export or builder), exit {run.exit_code}")
     return "\n".join(lines)
 
