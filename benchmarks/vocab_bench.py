@@ -30,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--demo", type=Path, default=Path("models/demo"))
     parser.add_argument("--demo-merges", type=int, default=1024)
     parser.add_argument("--warmup-steps", type=int, default=300)
-    parser.add_argument("--warmup-seconds", type=float, default=300.0)
+    parser.add_argument("--warmup-seconds", type=float, default=360.0)
+    parser.add_argument("--warmup-lr", type=float, default=3e-3)
     parser.add_argument("--no-warmup", action="store_true", help="skip the demo model's warm-up")
     args = parser.parse_args(argv)
 
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     warm = None
     if not args.no_warmup and (args.demo / "model.safetensors").is_file():
         warm = demo_medical(args.demo, args.out / "demo", max_merges=args.demo_merges, steps=args.warmup_steps,
-                            seconds=args.warmup_seconds)
+                            seconds=args.warmup_seconds, lr=args.warmup_lr)
         (args.out / "demo" / "warmup.json").write_text(json.dumps(warm, indent=2), encoding="utf-8")
         print(f"Demo model: medical vocabulary learnt on {warm['n_train']} of its training stays, new rows warmed up; "
               f"{warm['n_eval']} of its held-out stays (training/data/vocab: the stays it was trained on)\n")

@@ -41,7 +41,7 @@ def cmd_warmup(args: argparse.Namespace) -> int:
     from training.vocab.warmup import DEMO_DATA, demo_medical
 
     result = demo_medical(args.demo, args.work, max_merges=args.max_merges, n_train=args.n_train,
-                          n_eval=args.n_eval, steps=args.steps, seconds=args.seconds,
+                          n_eval=args.n_eval, steps=args.steps, seconds=args.seconds, lr=args.lr,
                           data=None if args.today else DEMO_DATA)
     (Path(args.work) / "warmup.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     print(warmup_table(result), end="")
@@ -97,6 +97,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     warm.add_argument("--n-eval", type=int, default=40)
     warm.add_argument("--steps", type=int, default=300)
     warm.add_argument("--seconds", type=float, default=240.0, help="time box for the warm-up")
+    warm.add_argument("--lr", type=float, default=3e-3, help="AdamW learning rate of the new rows")
     warm.add_argument("--today", action="store_true",
                       help="today's synthetic stays instead of the ones the demo was trained on (training/data/vocab)")
     warm.set_defaults(func=cmd_warmup)

@@ -20,7 +20,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from clinical.contract import epicrisis_messages, render_chatml, translation_messages
-from devtools.paths import REPO
+
+REPO = Path(__file__).resolve().parents[2]  # the corpora are the checkout's vendored files
 
 SELECT_SEED, DEV_SEED = "vocab-select", "vocab-dev"
 END = "<|im_end|>"

@@ -15,8 +15,9 @@ from training.vocab.trim import trim_checkpoint
 
 # Qwen2.5's embedding shapes (tied embeddings in both): rows x hidden.
 SHAPES = {"Qwen2.5-0.5B": (151_936, 896), "Qwen2.5-1.5B": (151_936, 1536)}
-# bytes per weight: q4 counts MatMulNBits-style 4 bits + one fp16 scale per 32 weights
-BYTES = {"fp32": 4.0, "fp16": 2.0, "int8": 1.0 + 4 / 896, "q4": 0.5 + 2 / 32}
+# bytes per weight (hidden -> bytes): int8 with one fp32 scale per row, q4 as MatMulNBits stores it
+# (4 bits and one fp16 scale per block of 32)
+BYTES = {"fp32": lambda h: 4.0, "fp16": lambda h: 2.0, "int8": lambda h: 1.0 + 4 / h, "q4": lambda h: 0.5 + 2 / 32}
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def size_table(rows_after: dict[str, int]) -> str:
              "|---|---|---:|---:|" + "---:|" * len(BYTES)]
     for shape, (rows, hidden) in SHAPES.items():
         for label, n in {"Qwen2.5": rows, **rows_after}.items():
-            mb = " | ".join(f"{n * hidden * b / 1e6:.0f}" for b in BYTES.values())
+            mb = " | ".join(f"{n * hidden * b(hidden) / 1e6:.0f}" for b in BYTES.values())
             lines.append(f"| {shape} | {label} | {n:,} | {n * hidden / 1e6:.1f} M | {mb} |")
     return "\n".join(lines) + "\n"
 

@@ -90,7 +90,7 @@ def train_new_rows(model, tokenizer, examples, new_ids: list[int], *, steps: int
         losses.append(loss.item())
         done += 1
     model.eval()
-    return {"steps": done, "seconds": round(time.perf_counter() - started, 1),
+    return {"steps": done, "lr": lr, "seconds": round(time.perf_counter() - started, 1),
             "first_loss": losses[0] if losses else None, "last_loss": sum(losses[-10:]) / max(len(losses[-10:]), 1)}
 
 
@@ -109,7 +109,7 @@ def read_chat_jsonl(path: Path):  # noqa: ANN201
 
 
 def demo_medical(demo_dir: Path, work: Path, *, max_merges: int = 1024, n_train: int = 200, n_eval: int = 40,
-                 steps: int = 300, seconds: float = 240.0, data: Path | None = DEMO_DATA) -> dict:
+                 steps: int = 300, seconds: float = 240.0, lr: float = 3e-3, data: Path | None = DEMO_DATA) -> dict:
     """The demo model with a medical vocabulary learnt on its own training stays, warmed up, measured.
 
     ``data``: a folder with ``demo-58ff5ce-{train,test}.jsonl.gz``, the stays the shipped demo was
@@ -145,7 +145,8 @@ def demo_medical(demo_dir: Path, work: Path, *, max_merges: int = 1024, n_train:
     new_tok = load_tokenizer(str(extended.out_dir))
     model = AutoModelForCausalLM.from_pretrained(extended.out_dir, dtype=torch.float32)
     initial = likelihood(model, new_tok, held)
-    training = train_new_rows(model, new_tok, train, sorted(extended.new_tokens.values()), steps=steps, seconds=seconds)
+    training = train_new_rows(model, new_tok, train, sorted(extended.new_tokens.values()), steps=steps, seconds=seconds,
+                              lr=lr)
     after = likelihood(model, new_tok, held)
     model.to(torch.float16).save_pretrained(Path(work) / "warmed")
     new_tok.save_pretrained(Path(work) / "warmed")
