@@ -104,6 +104,7 @@ class Run:
     ttft_s: float
     decode_tps: float
     tokens: int
+    best_tps: float = 0.0
 
 
 def prompt_ids(checkpoint: Path, length: int) -> list[int]:
@@ -161,16 +162,14 @@ def run_torch(checkpoint: Path, prompt: list[int], new_tokens: int, threads: int
     return Run("PyTorch eager fp32", checkpoint.name, threads, ttft, tps, n)
 
 
-def run_alta(graph: Path, prompt: list[int], new_tokens: int, threads: int, head_dim: int, label: str,
-             repeats: int) -> Run:
+def alta_contender(graph: Path, threads: int, head_dim: int, label: str):  # noqa: ANN201
+    """(engine, graph label, token iterator factory) for Alta's loop on ``graph``."""
     from backend.engines.decoding import KVDecoder, SamplingParams, cpu_session
 
     decoder = KVDecoder(cpu_session(graph, threads), 32_768, 0, head_dim)
-    params = SamplingParams(max_new_tokens=new_tokens)
-    timed(decoder.tokens(prompt[:8], SamplingParams(max_new_tokens=4)), 4)
-    best = max((timed(decoder.tokens(prompt, params), new_tokens) for _ in range(repeats)), key=lambda r: r[1])
     kind = "GQA, shared cache" if decoder.shared_cache else "cache concatenated per step"
-    return Run("Alta KVDecoder (ORT)", f"{label} [{kind}]", threads, *best)
+    return ("Alta KVDecoder (ORT)", f"{label} [{kind}]",
+            lambda prompt, n: decoder.tokens(prompt, SamplingParams(max_new_tokens=n)))
 
 
 def genai_tokens(model, prompt: list[int], new_tokens: int) -> Iterator[int]:  # noqa: ANN001
@@ -186,17 +185,30 @@ def genai_tokens(model, prompt: list[int], new_tokens: int) -> Iterator[int]:  #
         yield int(generator.get_next_tokens()[0])
 
 
-def run_genai(graph_dir: Path, prompt: list[int], new_tokens: int, threads: int, label: str, repeats: int) -> Run:
+def genai_contender(graph_dir: Path, threads: int, label: str):  # noqa: ANN201
     import onnxruntime_genai as og
 
     config = og.Config(str(graph_dir))
     config.clear_providers()
     config.overlay(json.dumps({"model": {"decoder": {"session_options": {"intra_op_num_threads": threads}}}}))
     model = og.Model(config)
-    timed(genai_tokens(model, prompt[:8], 4), 4)
-    best = max((timed(genai_tokens(model, prompt, new_tokens), new_tokens) for _ in range(repeats)),
-               key=lambda r: r[1])
-    return Run("onnxruntime-genai", label, threads, *best)
+    return "onnxruntime-genai", label, lambda prompt, n: genai_tokens(model, prompt, n)
+
+
+def interleaved(contenders: list, prompt: list[int], new_tokens: int, threads: int, repeats: int) -> list[Run]:
+    """Each contender warmed up, then ``repeats`` rounds of one timed run each, in turn, so that the
+    machine's load falls on all of them alike; the median run (by decode rate) of each is kept."""
+    for _engine, _label, tokens in contenders:
+        timed(tokens(prompt[:8], 4), 4)
+    results: list[list[tuple[float, float, int]]] = [[] for _ in contenders]
+    for _ in range(repeats):
+        for i, (_engine, _label, tokens) in enumerate(contenders):
+            results[i].append(timed(tokens(prompt, new_tokens), new_tokens))
+    runs = []
+    for (engine, label, _tokens), timings in zip(contenders, results, strict=True):
+        ordered = sorted(timings, key=lambda r: r[1])
+        runs.append(Run(engine, label, threads, *ordered[len(ordered) // 2], best_tps=ordered[-1][1]))
+    return runs
 
 
 def load() -> str:
@@ -204,12 +216,14 @@ def load() -> str:
 
 
 def table(runs: list[Run]) -> str:
-    lines = ["| engine | graph | threads | TTFT s | decode tok/s | vs genai |", "|---|---|---:|---:|---:|---:|"]
+    lines = ["| engine | graph | threads | TTFT s | decode tok/s (median) | best | vs genai (median) |",
+             "|---|---|---:|---:|---:|---:|---:|"]
     for r in runs:
         peer = next((p.decode_tps for p in runs if p.engine == "onnxruntime-genai" and p.threads == r.threads
                      and p.graph.endswith("full")), 0.0)
         ratio = f"{r.decode_tps / peer:.2f}x" if peer else "-"
-        lines.append(f"| {r.engine} | {r.graph} | {r.threads} | {r.ttft_s:.2f} | {r.decode_tps:.1f} | {ratio} |")
+        best = f"{r.best_tps:.1f}" if r.best_tps else "-"
+        lines.append(f"| {r.engine} | {r.graph} | {r.threads} | {r.ttft_s:.2f} | {r.decode_tps:.1f} | {best} | {ratio} |")
     return "\n".join(lines)
 
 
@@ -218,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", default="1,2", help="comma-separated intra-op thread counts")
     parser.add_argument("--prompt-tokens", type=int, default=500)
     parser.add_argument("--new-tokens", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=2, help="timed runs per ONNX engine (the best is kept)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed rounds over the ONNX engines, interleaved (the median is reported, and the best)")
     parser.add_argument("--alta-bundle", type=Path, default=REAL_SHAPES / "qwen2.5-0.5b-alta",
                         help="Alta's q4 bundle of the checkpoint (exported when missing)")
     parser.add_argument("--skip", default="", help="comma-separated: torch, alta, alta-gqa, genai")
@@ -236,16 +251,17 @@ def main(argv: list[str] | None = None) -> int:
     for threads in (int(t) for t in args.threads.split(",")):
         if "torch" not in skip:
             runs.append(run_torch(checkpoint, prompt, args.new_tokens, threads))
+        contenders = []
         if alta is not None:
-            runs.append(run_alta(alta, prompt, args.new_tokens, threads, head_dim, f"{args.alta_bundle.name} q4", args.repeats))
+            contenders.append(alta_contender(alta, threads, head_dim, f"{args.alta_bundle.name} q4"))
         if "alta-gqa" not in skip:
-            runs.append(run_alta(full / "model.onnx", prompt, args.new_tokens, threads, head_dim,
-                                 "genai int4, full", args.repeats))
-            runs.append(run_alta(last / "model.onnx", prompt, args.new_tokens, threads, head_dim,
-                                 "genai int4, last", args.repeats))
+            contenders += [alta_contender(full / "model.onnx", threads, head_dim, "genai int4, full"),
+                           alta_contender(last / "model.onnx", threads, head_dim, "genai int4, last")]
         if "genai" not in skip:
-            runs.append(run_genai(full, prompt, args.new_tokens, threads, "genai int4, full", args.repeats))
-            runs.append(run_genai(last, prompt, args.new_tokens, threads, "genai int4, last", args.repeats))
+            contenders += [genai_contender(full, threads, "genai int4, full"),
+                           genai_contender(last, threads, "genai int4, last")]
+        runs += interleaved(contenders, prompt, args.new_tokens, threads, args.repeats)
+        del contenders
         print(runs[-1], flush=True)
     print(table(runs))
     print(f"after: {load()}")
