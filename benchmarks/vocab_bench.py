@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Tokens per held-out text, real Qwen2.5 tokenizer: {vocab.kept:,} tokens kept by trimming, "
           f"{vocab.new_tokens:,} medical tokens added ({vocab.size:,} rows)\n")
     print(table)
+    n_keep, differ = report.keep_corpus_check(vocab.full, vocab.trimmed)
+    print(f"keep corpus: {differ} of {n_keep:,} texts split differently after trimming (must be 0)\n")
     print(report.size_table({"trimmed": vocab.kept, "trimmed + medical": vocab.size}))
     warm = None
     if not args.no_warmup and (args.demo / "model.safetensors").is_file():

@@ -48,6 +48,19 @@ def count_tokens(tokenizer_dir: Path, texts: tuple[str, ...]) -> int:
     return sum(len(e.ids) for e in tok.encode_batch(list(texts), add_special_tokens=False))
 
 
+def keep_corpus_check(full: Path, trimmed: Path) -> tuple[int, int]:
+    """(texts in the default keep corpus, how many of them the trimmed tokenizer splits differently)."""
+    from tokenizers import Tokenizer
+
+    from training.vocab.trim import default_keep_texts
+
+    before, after = (Tokenizer.from_file(str(Path(d) / "tokenizer.json")) for d in (full, trimmed))
+    texts = default_keep_texts()
+    differ = sum(a.tokens != b.tokens for a, b in zip(before.encode_batch(texts, add_special_tokens=False),
+                                                      after.encode_batch(texts, add_special_tokens=False), strict=True))
+    return len(texts), differ
+
+
 def token_table(vocab: QwenVocab, dev: dict[str, tuple[str, ...]] | None = None) -> tuple[str, dict]:
     """Markdown table of tokens per held-out text, and the figures as a dict."""
     dev = dev if dev is not None else corpus.dev()
