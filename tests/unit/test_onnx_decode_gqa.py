@@ -178,3 +178,35 @@ def test_interleaved_requests_keep_their_own_caches(graphs):
         interleaved[0].append(x)
         interleaved[1].append(y)
     assert interleaved == alone
+
+
+@pytest.fixture(scope="module")
+def genai_bundle(tmp_path_factory):
+    """A bundle from ``python -m export bundle --builder genai`` (GroupQueryAttention graphs, fp32 and q4)."""
+    import json
+
+    from devtools.export_testing import TEST_MODEL, tiny_checkpoint
+    from export.bundle import GOLDEN, BundleConfig, build_bundle
+
+    root = tmp_path_factory.mktemp("genai-bundle")
+    vectors = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    golden = root / "golden.json"
+    golden.write_text(json.dumps([min(vectors, key=lambda v: len(v["prompt"]))]), encoding="utf-8")
+    checkpoint = tiny_checkpoint(name=TEST_MODEL, hidden=64)  # head size 16: GroupQueryAttention needs 8k
+    result = build_bundle(BundleConfig(checkpoint=checkpoint, out=root / "bundle", dtypes=("fp32", "q4"), golden=golden,
+                                       validate_tokens=16, builder="genai", gate="structural"))
+    return result.out, result.manifest, json.loads(golden.read_text(encoding="utf-8"))[0]
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "q4"])
+def test_the_engine_writes_what_the_exporter_recorded_for_a_genai_builder_bundle(genai_bundle, dtype):
+    from backend.engines.bundle import open_bundle
+    from backend.engines.onnx import OnnxEngine
+
+    root, manifest, vector = genai_bundle
+    engine = OnnxEngine(open_bundle(root, dtype))
+    assert engine.decoder.shared_cache and engine.decoder.last_row_logits
+    [prompt] = [p for p in manifest["dtypes"][dtype]["validation"]["prompts"] if p["name"] == vector["name"]]
+    ids = next(g["prompt_token_ids"] for g in manifest["contract"]["golden"] if g["name"] == vector["name"])
+    assert len(prompt["greedy_tokens"]) == 16
+    assert engine.generate_ids(ids, max_new_tokens=16, stop_token_ids=()) == prompt["greedy_tokens"]
