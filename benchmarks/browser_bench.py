@@ -161,15 +161,19 @@ def browser(chromium, url: str, dtype: str, prompt: str, new_tokens: int, repeat
             runs[-1]["token_ids"])
 
 
+HEADER = (f"{'runtime':28} {'dtype':6} {'threads':>7} {'load s':>7} {'peak MB':>8} {'TTFT ms':>9} "
+          f"{'decode tok/s':>13} {'vs python':>10} {'step ms':>8} {'in ORT':>7} {'tokens':>7}")
+
+
+def line(r: Row, rows: list[Row]) -> str:
+    base = {x.dtype: x for x in rows if x.runtime == "python onnxruntime"}
+    ratio = r.decode_tok_s / base[r.dtype].decode_tok_s if r.dtype in base else float("nan")
+    return (f"{r.runtime:28} {r.dtype:6} {r.threads:>7} {r.load_s:>7.1f} {r.peak_mb:>8.0f} {r.ttft_ms:>9.1f} "
+            f"{r.decode_tok_s:>13.2f} {ratio:>9.2f}x {r.step_ms:>8.1f} {r.ort_share:>7.0%} {r.same_tokens:>7}")
+
+
 def table(rows: list[Row]) -> str:
-    base = {r.dtype: r for r in rows if r.runtime == "python onnxruntime"}
-    lines = [f"{'runtime':28} {'dtype':6} {'threads':>7} {'load s':>7} {'peak MB':>8} {'TTFT ms':>9} "
-             f"{'decode tok/s':>13} {'vs python':>10} {'step ms':>8} {'in ORT':>7} {'tokens':>7}"]
-    for r in rows:
-        ratio = r.decode_tok_s / base[r.dtype].decode_tok_s if r.dtype in base else float("nan")
-        lines.append(f"{r.runtime:28} {r.dtype:6} {r.threads:>7} {r.load_s:>7.1f} {r.peak_mb:>8.0f} {r.ttft_ms:>9.1f} "
-                     f"{r.decode_tok_s:>13.2f} {ratio:>9.2f}x {r.step_ms:>8.1f} {r.ort_share:>7.0%} {r.same_tokens:>7}")
-    return "\n".join(lines)
+    return "\n".join([HEADER, *(line(r, rows) for r in rows)])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -208,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.new_tokens} new tokens, median of {args.repeats} runs, {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.2f}")
 
+    print(HEADER, flush=True)
     rows: list[Row] = []
     ort_log: set[str] = set()
     isolations = {"both": (True, False), "isolated": (True,), "not-isolated": (False,)}[args.isolation]
@@ -225,26 +230,29 @@ def main(argv: list[str] | None = None) -> int:
                         python_row, expected = python_onnx(args.bundle, dtype, prompt_ids, args.new_tokens,
                                                            args.repeats, py_threads)
                         rows.append(python_row)
+                        print(line(python_row, rows), flush=True)
                     for isolated in isolations:
                         row, ids = browser(chromium, server.url, dtype, prompt, args.new_tokens, args.repeats,
                                            isolated, args.threads if isolated else None, ort_log)
                         row.same_tokens = "" if expected is None else "same" if ids == expected else "DIFFER"
                         rows.append(row)
+                        print(line(row, rows), flush=True)
                     for query in args.page_query:
                         row, ids = browser(chromium, server.url, dtype, prompt, args.new_tokens, args.repeats,
                                            True, None, ort_log, query)
                         row.same_tokens = "" if expected is None else "same" if ids == expected else "DIFFER"
                         rows.append(row)
+                        print(line(row, rows), flush=True)
                 chromium.close()
         finally:
             server.live.stop()
-    print(table(rows))
+    print("\n" + table(rows))
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     if args.ort_log:
         print("ONNX Runtime Web console lines about the 4-bit path:" if ort_log else
               "ONNX Runtime Web printed nothing about MatMulNBits / MLAS")
-        for line in sorted(ort_log):
-            print("  " + line)
+        for text in sorted(ort_log):
+            print("  " + text)
     if args.json:
         args.json.write_text(json.dumps([r.__dict__ for r in rows], indent=2) + "\n", encoding="utf-8")
     return 0
