@@ -206,7 +206,11 @@ def main(argv: list[str] | None = None) -> int:
     manifest = json.loads((args.bundle / "manifest.json").read_text(encoding="utf-8"))
     golden = json.loads((REPO / "models/contract/golden.json").read_text(encoding="utf-8"))
     prompt = next(v["prompt"] for v in golden if v["name"] == args.record)
-    prompt_ids = next(g["prompt_token_ids"] for g in manifest["contract"]["golden"] if g["name"] == args.record)
+    # The prompt as the page tokenises it now (the bundle's manifest holds the ids of the contract it was
+    # exported under, which may be older): both runtimes must decode from the same ids.
+    from tokenizers import Tokenizer
+
+    prompt_ids = Tokenizer.from_file(str(args.bundle / "tokenizer.json")).encode(prompt, add_special_tokens=False).ids
     py_threads = args.threads or os.cpu_count() or 1
     print(f"bundle {manifest['name']} {manifest['version']}, prompt {args.record} ({len(prompt_ids)} tokens), "
           f"{args.new_tokens} new tokens, median of {args.repeats} runs, {os.cpu_count()} cores, "
