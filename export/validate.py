@@ -160,8 +160,12 @@ def _json_safe(value):
 
 
 def make_session(graph: Path, threads: int = 0) -> ort.InferenceSession:
+    """A CPU session for the gate. Weight pre-packing is off: MLAS keeps a packed copy of every float
+    MatMul weight beside the original, which doubles a 1.5B fp32 graph to ~13 GB (the gate runs each
+    graph for a few prompts, where packing saves little)."""
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    options.add_session_config_entry("session.disable_prepacking", "1")
     options.intra_op_num_threads = threads
     return ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
 
