@@ -83,6 +83,7 @@ def overflowing_tensors(fp32_graph: Path, fp16_graph: Path, prompts: list[list[i
                     feed[name] = np.zeros((1, info.shape[1], 0, info.shape[3]), np.float32)
             for name, value in zip(names, session.run(names, feed), strict=True):
                 peaks[name] = max(peaks.get(name, 0.0), _peak(value))
+        del session  # before the next batch's session: two sessions of a 1.5B fp32 graph do not fit
     over = {name: peak for name, peak in peaks.items() if peak > FP16_MAX}
     if over:
         logger.warning("%d float16 tensors leave float16's range on the golden prompts", len(over))
