@@ -5,10 +5,12 @@
  * holds the rules.
  *
  * The orders are measurements (benchmarks/browser_bench.py, Chromium WASM, 2 threads, README):
- * - WASM: q8 first. ONNX Runtime Web's WASM build has no MLAS 4-bit kernel, so MatMulNBits
- *   (q4, q4f16) dequantises every weight matrix to fp32 on every call: on the Qwen2.5-0.5B shape q4
- *   decodes 0.84 tok/s where q8 (MatMulInteger, WASM SIMD QGEMM) decodes 11.5 and fp32 9.6.
- *   fp32 next (fast, but four times q8's size), fp16 (converted to fp32 on load), then 4-bit.
+ * - WASM: q8 first. ONNX Runtime Web's WASM build has no MLAS 4-bit kernel (no QNBitGemm dispatch
+ *   for WASM), so MatMulNBits (q4, q4f16) dequantises the whole weight matrix to fp32 on every call:
+ *   one 896x4864 MatMul at M=1 takes 14.9 ms as q4 against 1.9 ms as q8 and 1.8 ms as fp32 (one
+ *   thread; native ONNX Runtime: q4 0.14 ms). On the Qwen2.5-0.5B shape q4 decodes 1.2 tok/s where q8
+ *   (MatMulInteger, WASM SIMD QGEMM) decodes 7.6 (11.5 and fp32 9.6 in the issue's run).
+ *   fp32 next (as fast, but twice q8's size), fp16 (widened to fp32 on load), then 4-bit.
  * - WebGPU: q4f16 (the WebGPU MatMulNBits shaders), then q4, fp16, fp32. Not measured here: the
  *   machine's headless Chromium has no GPU.
  */
