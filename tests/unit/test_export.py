@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,20 +25,13 @@ GOLDEN = json.loads((Path(__file__).resolve().parents[2] / "models/contract/gold
 
 
 @pytest.fixture(scope="module")
-def built() -> tuple[BundleResult, float]:
-    started = time.perf_counter()
-    result = testing.tiny_bundle()
-    return result, time.perf_counter() - started
+def bundle() -> BundleResult:
+    return testing.tiny_bundle()
 
 
-@pytest.fixture(scope="module")
-def bundle(built) -> BundleResult:
-    return built[0]
-
-
-def test_every_dtype_exports_and_passes_in_under_a_minute(built):
-    result, seconds = built
-    assert seconds < 60  # ~0 when another test module built it first
+# How long an export takes is a benchmark's figure (benchmarks/export_bench.py), not a test's bound.
+def test_every_dtype_exports_and_passes(bundle):
+    result = bundle
     assert {d: o.passed for d, o in result.outcomes.items()} == dict.fromkeys(testing.ALL_DTYPES, True)
     assert result.default_dtype == "q4"
 
