@@ -159,13 +159,27 @@ def _json_safe(value):
     return value
 
 
+_QUANTISED_OPS = frozenset({"MatMulNBits", "GatherBlockQuantized", "MatMulInteger", "DynamicQuantizeLinear"})
+
+
+def _quantised(graph: Path) -> bool:
+    """Whether the graph runs quantised kernels (read without its weights)."""
+    model = onnx.load(str(graph), load_external_data=False)
+    return any(node.op_type in _QUANTISED_OPS for node in model.graph.node)
+
+
 def make_session(graph: Path, threads: int = 0) -> ort.InferenceSession:
-    """A CPU session for the gate. Weight pre-packing is off: MLAS keeps a packed copy of every float
-    MatMul weight beside the original, which doubles a 1.5B fp32 graph to ~13 GB (the gate runs each
-    graph for a few prompts, where packing saves little)."""
+    """A CPU session for the gate, computing as the engine's session does.
+
+    Weight pre-packing is off for float graphs only: MLAS keeps a packed copy of every float MatMul
+    weight beside the original, which doubles a 1.5B fp32 graph to ~13 GB, and packing does not change
+    float results. Quantised graphs keep it: MatMulNBits computes with accuracy_level 4 (int8) only on
+    pre-packed weights and otherwise dequantises to fp32, so an unpacked gate would record greedy
+    tokens the engine never writes."""
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    options.add_session_config_entry("session.disable_prepacking", "1")
+    if not _quantised(graph):
+        options.add_session_config_entry("session.disable_prepacking", "1")
     options.intra_op_num_threads = threads
     return ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
 
