@@ -59,23 +59,13 @@ def real_checkpoint(out: Path = REAL_SHAPES / "qwen2.5-0.5b", seed: int = 0) -> 
 
 # --- the graphs --------------------------------------------------------------------------------
 
-BUILDER_SITE = REPO / ".cache" / "genai-builder-site"
-BUILDER_TRANSFORMERS = "transformers==5.25.0"  # onnxruntime-genai 0.18's builder imports transformers 5 names
-
-
 def genai_graph(checkpoint: Path, out: Path, last_row: bool) -> Path:
     """onnxruntime-genai's builder: int4 (MatMulNBits, accuracy_level 4) with GroupQueryAttention;
     ``last_row`` prunes the LM head to the last position (``prune_lm_head``). The builder runs through
-    ``export.genai_run`` (its transformers 4.57 bridge) where the project has it, else under transformers 5
-    kept out of the project's environment in ``.cache/genai-builder-site``."""
+    ``export.genai_run``, its bridge to the project's transformers 4.57."""
     if (out / "model.onnx").is_file():
         return out
     command, env = [sys.executable, "-m", "export.genai_run"], dict(os.environ)
-    if not (REPO / "export" / "genai_run.py").is_file():
-        if not (BUILDER_SITE / "transformers").is_dir():
-            subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--target", str(BUILDER_SITE),
-                            BUILDER_TRANSFORMERS], check=True)
-        command, env["PYTHONPATH"] = [sys.executable, "-m", "onnxruntime_genai.models.builder"], str(BUILDER_SITE)
     extra = ["--extra_options", "prune_lm_head=true"] if last_row else []
     subprocess.run([*command, "-m", str(checkpoint), "-o", str(out), "-p", "int4", "-e", "cpu",
                     "-c", str(REAL_SHAPES / "genai-cache"), *extra], env=env, check=True, stdout=subprocess.DEVNULL)
