@@ -46,6 +46,11 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--gate", choices=("reference", "structural"), default="reference",
                    help="reference: every dtype against PyTorch fp32 (real weights); structural: quantised dtypes "
                         "against their own dequantised weights (random-weight exports, where logits carry no signal)")
+    b.add_argument("--embedding", choices=("quantised", "float"), default="quantised",
+                   help="genai builder, quantised dtypes: quantised = the tied embedding read from the lm_head's "
+                        "blocks (GatherBlockQuantized, smallest; ONNX Runtime on CPU); float = a float input "
+                        "embedding beside the quantised lm_head, for bundles the browser loads (onnxruntime-web's "
+                        "WASM build has no GatherBlockQuantized kernel)")
     b.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     b.add_argument("--catalog", type=Path,
                    help="register the bundle in this catalog (models/catalog.json) as the default model")
@@ -76,7 +81,7 @@ def config_from_args(args: argparse.Namespace) -> BundleConfig:
         default_dtype=args.default_dtype, name=args.name, golden=args.golden, validate_tokens=args.validate_tokens,
         accuracy_level=args.accuracy_level, external_data=args.external_data, overwrite=args.overwrite,
         catalog=args.catalog, thresholds=parse_thresholds(args.threshold), tasks=tuple(t.strip() for t in args.tasks.split(",") if t.strip()), demo=args.demo,
-        builder=args.builder, gate=args.gate)
+        builder=args.builder, gate=args.gate, embedding=args.embedding)
 
 
 def main(argv: list[str] | None = None) -> int:

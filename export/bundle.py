@@ -67,6 +67,7 @@ class BundleConfig:
     thresholds: dict[str, dict[str, float]] = field(default_factory=dict)  # {"q4": {"min_top1": 0.75}}
     builder: str = "optimum"  # "genai": onnxruntime-genai's model builder (export.genai_builder)
     gate: str = "reference"  # "structural": quantised graphs against their dequantised twins (random weights)
+    embedding: str = "quantised"  # genai builder, quantised dtypes: "float" keeps a float input embedding (WASM)
 
     def __post_init__(self) -> None:
         if self.builder not in BUILDERS:
@@ -203,7 +204,7 @@ class _GenaiWork(_Work):
 
     def build(self, dtype: str) -> SavedGraph:
         saved, self.stats[dtype] = build_dtype(self.checkpoint, dtype, self.work, self.cfg.accuracy_level,
-                                               self.cfg.chunk_bytes)
+                                               self.cfg.chunk_bytes, self.cfg.embedding)
         if dtype == "fp32":
             self.fp32 = saved.path
         return saved

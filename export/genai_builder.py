@@ -219,7 +219,7 @@ def float_graph(checkpoint: Path, base: str, work: Path) -> tuple[Path, BuildSta
 
 
 def build_dtype(checkpoint: Path, dtype: str, work: Path, accuracy_level: int = 4,
-                chunk_bytes: int = MAX_FILE_BYTES) -> tuple[SavedGraph, BuildStats]:
+                chunk_bytes: int = MAX_FILE_BYTES, embedding: str = "quantised") -> tuple[SavedGraph, BuildStats]:
     """One dtype's graph in ``work/<dtype>/`` in Alta's layout, and what building it cost.
 
     The builder's float graphs stay in ``work`` (the fp32 one serves fp32, q4 and q8; the fp16 one fp16
@@ -237,7 +237,7 @@ def build_dtype(checkpoint: Path, dtype: str, work: Path, accuracy_level: int = 
 
         quantised = work / f"{dtype}-quantised" / "model.onnx"
         quantised.parent.mkdir(parents=True, exist_ok=True)
-        quantize_graph(source, quantised, bits, BLOCK_SIZE, accuracy_level)
+        quantize_graph(source, quantised, bits, BLOCK_SIZE, accuracy_level, embedding)
         source = quantised
     saved = relocate(source, work / dtype / GRAPH_FILES[dtype], info.head_dim, chunk_bytes)
     if bits is not None:

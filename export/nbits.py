@@ -45,11 +45,20 @@ def quantize_weight(weight: np.ndarray, bits: int, block_size: int) -> tuple[np.
     return packed, scales
 
 
-def quantize_graph(src: Path, dst: Path, bits: int = 4, block_size: int = 32, accuracy_level: int = 4) -> int:
+EMBEDDINGS = ("quantised", "float")
+
+
+def quantize_graph(src: Path, dst: Path, bits: int = 4, block_size: int = 32, accuracy_level: int = 4,
+                   embedding: str = "quantised") -> int:
     """Write ``dst`` (+ ``dst.name + '_data'``): ``src`` with every constant 2-D MatMul as MatMulNBits.
 
+    ``embedding``: "quantised" reads the tied embedding from the lm_head's blocks (GatherBlockQuantized:
+    stored once; ONNX Runtime on CPU); "float" keeps the input Gather on the float matrix beside the
+    quantised lm_head (onnxruntime-web's WASM build has no GatherBlockQuantized kernel).
     Returns how many MatMuls were quantised.
     """
+    if embedding not in EMBEDDINGS:
+        raise ValueError(f"embedding must be one of {', '.join(EMBEDDINGS)}, not {embedding!r}")
     if bits not in (4, 8):
         raise ValueError(f"bits must be 4 or 8, not {bits}")
     model = onnx.load(str(src), load_external_data=False)
@@ -78,11 +87,12 @@ def quantize_graph(src: Path, dst: Path, bits: int = 4, block_size: int = 32, ac
             new_nodes.append(helper.make_node(
                 "MatMulNBits", [node.input[0], blocks_name, scales_name], list(node.output), name=node.name + f"_Q{bits}",
                 domain="com.microsoft", K=k, N=n, bits=bits, block_size=block_size, accuracy_level=accuracy_level))
-        new_nodes = _tied_embedding(new_nodes, quantised, bits, block_size, new_inits)
-        used = {name for n in new_nodes for name in n.input}
+        if embedding == "quantised":
+            new_nodes = _tied_embedding(new_nodes, quantised, bits, block_size, new_inits)
+        used = {name for n in new_nodes for name in n.input}  # a float weight the Gather still reads stays
         kept = []
         for tensor in graph.initializer:
-            if tensor.name not in used or tensor.name in quantised:
+            if tensor.name not in used:
                 continue
             if tensor.data_location == TensorProto.EXTERNAL:
                 kept.append(writer.add(tensor.name, tensor.data_type, list(tensor.dims), [tensors.raw(tensor)]))
