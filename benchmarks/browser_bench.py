@@ -144,7 +144,9 @@ def browser(chromium, url: str, dtype: str, prompt: str, new_tokens: int, repeat
         page.wait_for_selector("body[data-ready=true]", state="attached", timeout=120_000)
         assert page.evaluate("crossOriginIsolated") is isolated
         page.check("input[name=engine][value=browser]")
-        page.wait_for_selector("body[data-model=ready]", state="attached", timeout=1_800_000)
+        page.wait_for_selector("body[data-model=ready], body[data-model=failed]", state="attached", timeout=1_800_000)
+        if page.evaluate("document.body.dataset.model") == "failed":  # a refusal or an ORT error, at once
+            raise SystemExit(f"{dtype}: the page could not load the model: {page.inner_text('#status')[:300]}")
         info = page.evaluate("window.alta.model")
         runs = [page.evaluate("""async ([prompt, n]) =>
             await window.alta.engine.generate(prompt, { maxNewTokens: n, stopAtEos: false })""", [prompt, new_tokens])

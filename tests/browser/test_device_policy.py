@@ -44,7 +44,7 @@ def test_a_bundle_the_device_cannot_hold_is_refused_before_download_and_the_serv
     assert "este equipo declara 256 MB de memoria" in text and text.endswith("Redacte en el servidor.")
     assert page.inner_text("#status") == text
     assert graph_requests(page) == []  # refused before any graph was fetched
-    assert page.evaluate("document.body.dataset.model") is None
+    assert page.evaluate("document.body.dataset.model") == "failed"  # refused: never "ready"
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "device-memory-refused.png"), full_page=True)
 

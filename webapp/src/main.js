@@ -322,6 +322,7 @@ async function loadBrowserModel() {
 
 /** The page's answer when the browser model cannot load: a refusal with the server offered, or the error. */
 function loadFailed(err) {
+  document.body.dataset.model = 'failed'; // for scripts driving the page (benchmarks/browser_bench.py)
   if (err instanceof DeviceRefusal) offerServer(err.message);
   else status(`No se pudo cargar el modelo: ${err.message}`, 'error');
 }
