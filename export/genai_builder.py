@@ -36,6 +36,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,12 +44,11 @@ import onnx
 from onnx import TensorProto
 
 from export.graph_files import (
-    ALIGNMENT,
     MAX_FILE_BYTES,
+    ChunkedData,
     GraphFileError,
     SavedGraph,
     check_saved_graph,
-    data_file_name,
 )
 from export.layout import GRAPH_FILES
 from export.onnx_export import CheckpointInfo, ExportError, check_kv_io
@@ -144,6 +144,18 @@ def fix_kv_head_dim(model: onnx.ModelProto, head_dim: int) -> int:
     return fixed
 
 
+def _read_range(source, offset: int, size: int, short: str) -> Iterator[bytes]:
+    """``size`` bytes of ``source`` from ``offset``, in blocks (one block in memory at a time)."""
+    source.seek(offset)
+    left = size
+    while left:
+        block = source.read(min(_COPY_BLOCK, left))
+        if not block:
+            raise GraphFileError(short)
+        yield block
+        left -= len(block)
+
+
 def relocate(src_graph: Path, dst_graph: Path, head_dim: int, chunk_bytes: int = MAX_FILE_BYTES) -> SavedGraph:
     """Copy a builder graph to ``dst_graph`` with its external data streamed into Transformers.js's chunks.
 
@@ -154,52 +166,24 @@ def relocate(src_graph: Path, dst_graph: Path, head_dim: int, chunk_bytes: int =
     dst_graph.parent.mkdir(parents=True, exist_ok=True)
     for stale in dst_graph.parent.glob(dst_graph.name + "_data*"):
         stale.unlink()
-    names: list[str] = []
-    out = None
-    offset = 0
+    data = ChunkedData(dst_graph, chunk_bytes)
     sources: dict[str, object] = {}
     try:
         for tensor in model.graph.initializer:
             if tensor.data_location != TensorProto.EXTERNAL:
                 continue
             info = {e.key: e.value for e in tensor.external_data}
-            size = int(info["length"])
-            if size > chunk_bytes:
-                raise GraphFileError(f"{dst_graph.name}: tensor {tensor.name!r} alone is {size / 1e9:.2f} GB, over "
-                                     f"the {chunk_bytes / 1e9:.2f} GB a browser loads in one file")
-            pad = (-offset) % ALIGNMENT
-            if out is None or offset + pad + size > chunk_bytes:
-                if out is not None:
-                    out.close()
-                names.append(data_file_name(dst_graph.name, len(names)))
-                out = (dst_graph.parent / names[-1]).open("wb")
-                offset, pad = 0, 0
-            out.write(b"\0" * pad)
-            offset += pad
-            location = info["location"]
+            location, size = info["location"], int(info["length"])
             if location not in sources:
                 sources[location] = (src_graph.parent / location).open("rb")
-            source = sources[location]
-            source.seek(int(info.get("offset", 0)))
-            left = size
-            while left:
-                block = source.read(min(_COPY_BLOCK, left))
-                if not block:
-                    raise GraphFileError(f"{location} ends before tensor {tensor.name!r} does")
-                out.write(block)
-                left -= len(block)
-            del tensor.external_data[:]
-            for key, value in (("location", names[-1]), ("offset", str(offset)), ("length", str(size))):
-                entry = tensor.external_data.add()
-                entry.key, entry.value = key, value
-            offset += size
+            data.write(tensor, size, _read_range(sources[location], int(info.get("offset", 0)), size,
+                                                 f"{location} ends before tensor {tensor.name!r} does"))
     finally:
-        if out is not None:
-            out.close()
+        data.close()
         for handle in sources.values():
             handle.close()
     onnx.save_model(model, str(dst_graph))
-    saved = SavedGraph(dst_graph, tuple(names))
+    saved = SavedGraph(dst_graph, tuple(data.names))
     check_saved_graph(saved)
     return saved
 

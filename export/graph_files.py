@@ -12,6 +12,7 @@ Rules (see ARCHITECTURE.md, "Transformers.js bundle layout"):
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -108,42 +109,62 @@ def save_graph(model: ModelProto, path: Path, external_data: ExternalData = "aut
     return saved
 
 
+class ChunkedData:
+    """A graph's external data as Transformers.js reads it: ``<graph>.onnx_data``, ``_data_1``, ... beside
+    the graph, each tensor aligned and whole in one file, no file over ``chunk_bytes``.
+
+    :meth:`write` streams one tensor's bytes into the current file (opening the next when it would not
+    fit) and points the tensor there; ``names`` lists the files written.
+    """
+
+    def __init__(self, graph: Path, chunk_bytes: int) -> None:
+        self.graph, self.chunk_bytes = graph, chunk_bytes
+        self.names: list[str] = []
+        self._out = None
+        self._offset = 0
+
+    def write(self, tensor: TensorProto, size: int, blocks: Iterable[bytes]) -> None:
+        if size > self.chunk_bytes:
+            raise GraphFileError(
+                f"{self.graph.name}: tensor {tensor.name!r} alone is {size / 1e9:.2f} GB, over the "
+                f"{self.chunk_bytes / 1e9:.2f} GB a browser loads in one file; export a smaller dtype "
+                "(q4 / q4f16) or a smaller model")
+        pad = (-self._offset) % ALIGNMENT
+        if self._out is None or self._offset + pad + size > self.chunk_bytes:
+            self.close()
+            self.names.append(data_file_name(self.graph.name, len(self.names)))
+            self._out = (self.graph.parent / self.names[-1]).open("wb")
+            self._offset, pad = 0, 0
+        self._out.write(b"\0" * pad)
+        self._offset += pad
+        for block in blocks:
+            self._out.write(block)
+        tensor.data_location = TensorProto.EXTERNAL
+        del tensor.external_data[:]
+        for key, value in (("location", self.names[-1]), ("offset", str(self._offset)), ("length", str(size))):
+            entry = tensor.external_data.add()
+            entry.key, entry.value = key, value
+        self._offset += size
+
+    def close(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
+
 def _write_external(model: ModelProto, path: Path, chunk_bytes: int) -> tuple[str, ...]:
-    names: list[str] = []
-    out = None
-    offset = 0
+    data = ChunkedData(path, chunk_bytes)
     try:
         for tensor in _weight_tensors(model):
             _as_raw(tensor)
             size = len(tensor.raw_data)
             if size < MIN_EXTERNAL_TENSOR_BYTES:
                 continue
-            if size > chunk_bytes:
-                raise GraphFileError(
-                    f"{path.name}: tensor {tensor.name!r} alone is {size / 1e9:.2f} GB, over the "
-                    f"{chunk_bytes / 1e9:.2f} GB a browser loads in one file; export a smaller dtype "
-                    "(q4 / q4f16) or a smaller model")
-            pad = (-offset) % ALIGNMENT
-            if out is None or offset + pad + size > chunk_bytes:
-                if out is not None:
-                    out.close()
-                names.append(data_file_name(path.name, len(names)))
-                out = (path.parent / names[-1]).open("wb")
-                offset, pad = 0, 0
-            out.write(b"\0" * pad)
-            offset += pad
-            out.write(tensor.raw_data)
+            data.write(tensor, size, [tensor.raw_data])
             tensor.ClearField("raw_data")
-            tensor.data_location = TensorProto.EXTERNAL
-            del tensor.external_data[:]
-            for key, value in (("location", names[-1]), ("offset", str(offset)), ("length", str(size))):
-                entry = tensor.external_data.add()
-                entry.key, entry.value = key, value
-            offset += size
     finally:
-        if out is not None:
-            out.close()
-    return tuple(names)
+        data.close()
+    return tuple(data.names)
 
 
 def external_locations(path: Path) -> list[str]:
