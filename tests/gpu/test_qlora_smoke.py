@@ -10,15 +10,10 @@ from pathlib import Path
 import pytest
 
 from devtools.tiny_models import tiny_model
+from tests.support.training import PAIRS, assert_merge_is_the_adapter
 
 pytestmark = pytest.mark.gpu
 
-PAIRS = [
-    ("Paciente __PHI_NOMBRE_1__ con HTA.", "Patient __PHI_NOMBRE_1__ with hypertension."),
-    ("Se indica paracetamol 1 g cada 8 horas.", "Acetaminophen 1 g every 8 hours is prescribed."),
-    ("Ingresa el __PHI_FECHA_1__ por disnea.", "Admitted on __PHI_FECHA_1__ for dyspnea."),
-    ("Alta a domicilio en buenas condiciones.", "Discharged home in good condition."),
-]
 STEPS = 12
 
 
@@ -28,9 +23,7 @@ def test_qlora_on_4bit_weights_learns_saves_the_adapter_and_merges(tmp_path: Pat
     if not torch.cuda.is_available():
         pytest.fail("the gpu tests need a CUDA GPU and the gpu extra (make test-gpu on a GPU host)")
     import bitsandbytes as bnb
-    from peft import PeftModel
     from safetensors.torch import load_file
-    from transformers import AutoModelForCausalLM
 
     from training.config import load_config
     from training.merge import merge_adapter
@@ -70,9 +63,4 @@ def test_qlora_on_4bit_weights_learns_saves_the_adapter_and_merges(tmp_path: Pat
     merged_dir = merge_adapter(result.final_dir, tmp_path / "merged", base_model=str(base))
     merged_config = json.loads((merged_dir / "config.json").read_text())
     assert "quantization_config" not in merged_config  # onto the full-precision base, never the 4-bit one
-    merged = AutoModelForCausalLM.from_pretrained(merged_dir).eval()
-    adapted = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), result.final_dir).eval()
-    ids = load_tokenizer(str(merged_dir))(PAIRS[0][0], return_tensors="pt")["input_ids"]
-    with torch.no_grad():
-        torch.testing.assert_close(merged(ids).logits, adapted(ids).logits, atol=1e-4, rtol=1e-4)
-        assert not torch.allclose(merged(ids).logits, AutoModelForCausalLM.from_pretrained(base)(ids).logits)
+    assert_merge_is_the_adapter(merged_dir, base, result.final_dir, tol=1e-4)

@@ -13,17 +13,11 @@ from transformers import AutoModelForCausalLM
 from clinical.contract import GOLDEN_TODAY, epicrisis_prompt, example_records
 from clinical.record import HospitalStay
 from devtools.tiny_models import tiny_model
+from tests.support.training import PAIRS, assert_merge_is_the_adapter
 from training.config import ConfigError, load_config
 from training.datasets import ChatExample, DatasetError, epicrisis_example, read_jsonl
 from training.encode import IGNORE, PadCollator, encode
 from training.modeling import choose_dtype, load_model, load_tokenizer, model_info
-
-PAIRS = [
-    ("Paciente __PHI_NOMBRE_1__ con HTA.", "Patient __PHI_NOMBRE_1__ with hypertension."),
-    ("Se indica paracetamol 1 g cada 8 horas.", "Acetaminophen 1 g every 8 hours is prescribed."),
-    ("Ingresa el __PHI_FECHA_1__ por disnea.", "Admitted on __PHI_FECHA_1__ for dyspnea."),
-    ("Alta a domicilio en buenas condiciones.", "Discharged home in good condition."),
-]
 
 
 @pytest.fixture(scope="module")
@@ -96,19 +90,13 @@ def test_lora_training_lowers_the_loss_and_leaves_the_base_alone(base: Path, tra
 
 def test_merged_model_computes_what_the_adapter_model_computes(base: Path, translation_file: Path,
                                                                tmp_path: Path) -> None:
-    from peft import PeftModel
 
     from training.merge import merge_adapter
     from training.sft import train
 
     result = train(config(base, translation_file, tmp_path / "run", "train.max_steps=4"))
     merged_dir = merge_adapter(result.final_dir, tmp_path / "merged")
-    merged = AutoModelForCausalLM.from_pretrained(merged_dir).eval()
-    adapted = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), result.final_dir).eval()
-    ids = load_tokenizer(str(merged_dir))(PAIRS[0][0], return_tensors="pt")["input_ids"]
-    with torch.no_grad():
-        torch.testing.assert_close(merged(ids).logits, adapted(ids).logits, atol=1e-5, rtol=1e-5)
-        assert not torch.allclose(merged(ids).logits, AutoModelForCausalLM.from_pretrained(base)(ids).logits)
+    assert_merge_is_the_adapter(merged_dir, base, result.final_dir, tol=1e-5)
     assert json.loads((merged_dir / "alta_merge.json").read_text())["lora_rank"] == 4
     with pytest.raises(ValueError, match="never 4-bit"):
         merge_adapter(result.final_dir, tmp_path / "bad", dtype="int4")
