@@ -1,4 +1,4 @@
-"""A quantised graph's float twin: every MatMulNBits and GatherBlockQuantized on its dequantised weights.
+"""A quantised graph's float twin: every quantised MatMul and GatherBlockQuantized on dequantised weights.
 
 The structural gate (:mod:`export.structural`) compares a quantised graph with this twin: the same
 graph, the same quantised weights, computed by plain ``MatMul`` / ``Gather`` in float32. What is left
@@ -10,7 +10,10 @@ Weights are read one tensor at a time from the source graph's external data and 
 twin's external data (one file: the twin is a work file, never shipped, so the 2 GB browser limit does
 not apply). Only what Alta's exports use is supported: symmetric blocks (no zero-point input, so the
 zero point is ``2**(bits-1)``), 4 or 8 bits in uint8, GatherBlockQuantized over axis 0 with blocks
-along axis 1.
+along axis 1; and q8's dynamic int8 (``DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul``, int8
+weights with zero point 0 and per-column scales, :mod:`export.int8`), whose twin is ``MatMul(x, W_q *
+scale)``. q8's int8 embedding (a Gather of the int8 matrix times its row scale) is float arithmetic
+already and stays as it is.
 """
 
 from __future__ import annotations
@@ -131,8 +134,14 @@ def dequantized_twin(src: Path, dst: Path) -> Path:
     new_nodes: list[onnx.NodeProto] = []
     replaced = 0
     try:
+        integer, superseded = _matmul_integer_chains(list(graph.node), tensors)
         for node in graph.node:
-            if node.op_type == "MatMulNBits":
+            if id(node) in superseded:  # a chain's Cast and output Mul: its twin MatMul writes the output
+                continue
+            if id(node) in integer:
+                new_nodes += _matmul_integer(integer[id(node)], tensors, writer, new_inits)
+                replaced += 1
+            elif node.op_type == "MatMulNBits":
                 new_nodes += _matmul_nbits(node, tensors, writer, new_inits)
                 replaced += 1
             elif node.op_type == "GatherBlockQuantized":
@@ -140,8 +149,7 @@ def dequantized_twin(src: Path, dst: Path) -> Path:
                 replaced += 1
             else:
                 new_nodes.append(node)
-        used = {name for n in new_nodes for name in n.input} | {o.name for o in graph.output}
-        kept = [n for n in new_nodes if n.op_type != "Reshape" or any(o in used for o in n.output)]
+        kept = _live(new_nodes, {o.name for o in graph.output})
         used = {name for n in kept for name in n.input} | {o.name for o in graph.output}
         initializers = []
         for tensor in graph.initializer:
@@ -162,6 +170,61 @@ def dequantized_twin(src: Path, dst: Path) -> Path:
     onnx.save_model(model, str(dst))
     logger.info("dequantised twin of %s: %d quantised ops rebuilt in float", src.name, replaced)
     return dst
+
+
+def _live(nodes: list[onnx.NodeProto], outputs: set[str]) -> list[onnx.NodeProto]:
+    """``nodes`` without those whose outputs nothing reads any more (the quantised forms' leftovers)."""
+    while True:
+        used = {name for n in nodes for name in n.input} | outputs
+        live = [n for n in nodes if any(o in used for o in n.output)]
+        if len(live) == len(nodes):
+            return live
+        nodes = live
+
+
+def _matmul_integer_chains(nodes: list[onnx.NodeProto], tensors: _Tensors) -> tuple[dict[int, tuple], set[int]]:
+    """q8's chains: ``id(MatMulInteger)`` -> (node, float input, int8 weight, weight scales, output), and
+    the ids of the chains' Cast and output Mul nodes, which the twin drops."""
+    producer = {out: n for n in nodes for out in n.output}
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for node in nodes:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    chains, superseded = {}, set()
+    for node in nodes:
+        if node.op_type != "MatMulInteger":
+            continue
+        quantize = producer.get(node.input[0])
+        weight = tensors.by_name.get(node.input[1])
+        cast = consumers.get(node.output[0], [])
+        mul = consumers.get(cast[0].output[0], []) if len(cast) == 1 and cast[0].op_type == "Cast" else []
+        if (quantize is None or quantize.op_type != "DynamicQuantizeLinear" or weight is None
+                or weight.data_type != TensorProto.INT8 or len(mul) != 1 or mul[0].op_type != "Mul"):
+            raise DequantizeError(f"{node.name}: not the DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul "
+                                  "chain with an int8 weight that export.int8 writes")
+        zero_point = tensors.by_name.get(node.input[3]) if len(node.input) > 3 else None
+        if zero_point is not None and np.any(tensors.array(zero_point.name)):
+            raise DequantizeError(f"{node.name}: int8 weights with a non-zero zero point are not rebuilt")
+        scale_mul = producer.get(next(i for i in mul[0].input if i != cast[0].output[0]))
+        scales = [i for i in (scale_mul.input if scale_mul is not None and scale_mul.op_type == "Mul" else [])
+                  if i in tensors.by_name]
+        if len(scales) != 1:
+            raise DequantizeError(f"{node.name}: its weight scales are not an initializer")
+        chains[id(node)] = (node, quantize.input[0], node.input[1], scales[0], mul[0].output[0])
+        superseded |= {id(cast[0]), id(mul[0])}
+    return chains, superseded
+
+
+def _matmul_integer(chain: tuple, tensors: _Tensors, writer: _Writer, new_inits) -> list[onnx.NodeProto]:
+    node, x, weight, scales, out = chain
+    weight_name = weight + "_dequantized"
+    if weight_name not in new_inits:
+        q = tensors.array(weight)
+        scale = tensors.array(scales).astype(np.float32)
+        new_inits[weight_name] = writer.add(
+            weight_name, TensorProto.FLOAT, list(q.shape),
+            (np.ascontiguousarray(q[i:i + _ROWS].astype(np.float32) * scale).tobytes() for i in range(0, q.shape[0], _ROWS)))
+    return [helper.make_node("MatMul", [x, weight_name], [out], name=node.name + "/twin")]
 
 
 def _float_type_of(scales: TensorProto) -> int:

@@ -82,9 +82,14 @@ THRESHOLDS: dict[str, Thresholds] = {
 # flips on the near-ties of flat random logits, so top-1 is a loose backstop. A wrong kernel, packing,
 # scale layout or graph lands far outside (cosine near 0). fp32 and fp16 have no quantised weights
 # and keep the PyTorch gate above (random weights pass it: rounding, not quantisation).
+# q8 (dynamic int8, export.int8) quantises each MatMul's input per tensor to uint8, coarser than 4-bit's
+# per-block int8 at accuracy_level 4: on the 2-layer 0.5B-wide model its cosine is 0.996 and its top-1
+# 1.0 on three golden prompts and 1/3 on the shortest (3 tokens), so its top-1 backstop sits lower; a
+# broken kernel still lands far outside on cosine and KL.
 STRUCTURAL: dict[str, Thresholds] = {
-    dtype: Thresholds(exact_tokens=False, min_top1=0.5, min_cosine=0.99, max_rel_abs=0.15, max_mean_kl=0.02)
-    for dtype in ("q4", "q4f16", "q8")
+    **{dtype: Thresholds(exact_tokens=False, min_top1=0.5, min_cosine=0.99, max_rel_abs=0.15, max_mean_kl=0.02)
+       for dtype in ("q4", "q4f16")},
+    "q8": Thresholds(exact_tokens=False, min_top1=0.25, min_cosine=0.99, max_rel_abs=0.15, max_mean_kl=0.02),
 }
 STRUCTURAL_DTYPES = tuple(STRUCTURAL)
 
