@@ -179,7 +179,7 @@ class _SharedCache(_Cache):
         self.done += len(ids)
         if self.logits is None:
             return self.binding.get_outputs()[0].numpy()[0, -1]
-        return self.logits[0, -1].copy()
+        return self.logits[0, -1]  # a view of this request's row: read before its next run, which overwrites it
 
 
 class KVDecoder:
