@@ -27,8 +27,9 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--checkpoint", type=Path, required=True,
                    help="Hugging Face checkpoint directory (adapters already merged onto the full-precision base)")
     b.add_argument("--out", type=Path, required=True, help="bundle directory to write, e.g. models/alta-epicrisis-demo")
-    b.add_argument("--dtypes", default="fp32,fp16,q4,q4f16",
-                   help=f"comma-separated dtypes to build, from {','.join(DTYPES)} (q8 = dynamic int8)")
+    b.add_argument("--dtypes", default="fp32,fp16,q4,q4f16,q8",
+                   help=f"comma-separated dtypes to build, from {','.join(DTYPES)} (q8 = dynamic int8: what the "
+                        "page runs in WASM; q4f16 on WebGPU, q4 on the CPU engine)")
     b.add_argument("--default-dtype", default="q4",
                    help="dtype the bundle declares as default (config.json transformers.js_config.dtype); if it "
                         "fails the gate the first passing of q4, q4f16, fp16, fp32, q8 is used")
@@ -48,9 +49,9 @@ def make_parser() -> argparse.ArgumentParser:
                         "against their own dequantised weights (random-weight exports, where logits carry no signal)")
     b.add_argument("--embedding", choices=("quantised", "float"), default="quantised",
                    help="genai builder, quantised dtypes: quantised = the tied embedding read from the lm_head's "
-                        "blocks (GatherBlockQuantized, smallest; ONNX Runtime on CPU); float = a float input "
-                        "embedding beside the quantised lm_head, for bundles the browser loads (onnxruntime-web's "
-                        "WASM build has no GatherBlockQuantized kernel)")
+                        "quantised matrix, stored once (q4/q4f16: GatherBlockQuantized, which onnxruntime-web's WASM "
+                        "build lacks; q8: a plain int8 Gather, which it runs); float = a float input embedding "
+                        "beside the quantised lm_head, for 4-bit bundles the browser loads")
     b.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     b.add_argument("--catalog", type=Path,
                    help="register the bundle in this catalog (models/catalog.json) as the default model")

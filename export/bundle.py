@@ -52,7 +52,7 @@ class BundleConfig:
 
     checkpoint: Path
     out: Path
-    dtypes: tuple[str, ...] = ("fp32", "fp16", "q4", "q4f16")
+    dtypes: tuple[str, ...] = ("fp32", "fp16", "q4", "q4f16", "q8")
     default_dtype: str = "q4"
     name: str | None = None
     golden: Path = GOLDEN
