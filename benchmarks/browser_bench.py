@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ort-log", action="store_true",
                         help="print ONNX Runtime's console warnings about MatMulNBits / MLAS (the 4-bit kernel path)")
     parser.add_argument("--page-query", action="append", default=[],
-                        help="extra page parameters for a further isolated run, e.g. threads=1 or ort=plain "
+                        help="extra page parameters for a further isolated run, e.g. threads=1 or ort=asyncify "
                              "(repeatable: one run each)")
     parser.add_argument("--skip-python", action="store_true", help="time the browser only")
     parser.add_argument("--json", type=Path, help="also write the rows here")

@@ -6,7 +6,9 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 
-const ORT_FILES = ['ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threaded.asyncify.wasm'];
+// The plain build runs WASM (faster at real sizes), the asyncify build WebGPU (src/worker.js).
+const ORT_FILES = ['ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm',
+  'ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threaded.asyncify.wasm'];
 const ortDir = new URL('./node_modules/onnxruntime-web/dist/', import.meta.url);
 
 /** Copies ONNX Runtime's WASM build into dist/ort/ and writes dist/sw.js with the precache list. */

@@ -73,8 +73,9 @@ def test_with_room_the_model_loads_and_no_refusal_is_shown(page, server):
     page.wait_for_selector("body[data-model=ready]", state="attached", timeout=TIMEOUT_MS)
     assert page.locator("#engine-refusal").is_hidden()
     choice = page.evaluate("window.alta.choice")
-    assert (choice["device"], choice["dtype"]) == ("wasm", "q8")  # the tiny bundle ships q8: WASM's fastest
+    assert (choice["device"], choice["dtype"]) == ("wasm", "fp32")  # the device holds fp32: the model itself
     assert graph_requests(page)
+    assert page.evaluate("window.alta.model.runtime") == "ort-wasm-simd-threaded"  # the plain build, not asyncify
 
 
 def test_a_device_too_slow_to_draft_is_told_so_and_offered_the_server(page, server):

@@ -139,8 +139,8 @@ def test_webapp_is_served_at_root_with_fallback_and_isolation(client, webapp_dis
     assert client.get("/documento/abc").text == root.text  # client-side routes get the app
     sw = client.get("/sw.js")
     assert sw.headers["content-type"].startswith("text/javascript") and sw.headers["cache-control"] == "no-cache"
-    wasm = client.get("/ort/ort-wasm-simd-threaded.asyncify.wasm")
-    assert wasm.headers["content-type"] == "application/wasm"
+    for build in ("ort-wasm-simd-threaded", "ort-wasm-simd-threaded.asyncify"):  # WASM's and WebGPU's
+        assert client.get(f"/ort/{build}.wasm").headers["content-type"] == "application/wasm"
     asset = next((webapp_dist / "assets").glob("index-*.js")).name
     assert "immutable" in client.get(f"/assets/{asset}").headers["cache-control"]
     # Unknown API routes and missing files stay plain 404s, not the app.

@@ -5,16 +5,21 @@
  * holds the rules.
  *
  * The orders are measurements (benchmarks/browser_bench.py, Chromium WASM, 2 threads, README):
- * - WASM: q8 first. ONNX Runtime Web's WASM build has no MLAS 4-bit kernel (no QNBitGemm dispatch
- *   for WASM), so MatMulNBits (q4, q4f16) dequantises the whole weight matrix to fp32 on every call:
- *   one 896x4864 MatMul at M=1 takes 14.9 ms as q4 against 1.9 ms as q8 and 1.8 ms as fp32 (one
- *   thread; native ONNX Runtime: q4 0.14 ms). On the Qwen2.5-0.5B shape q4 decodes 1.2 tok/s where q8
- *   (MatMulInteger, WASM SIMD QGEMM) decodes 7.6 (11.5 and fp32 9.6 in the issue's run).
- *   fp32 next (as fast, but twice q8's size), fp16 (widened to fp32 on load), then 4-bit.
+ * - WASM: fp32 when the device says it holds it, else q8. ONNX Runtime Web's WASM build has no MLAS
+ *   4-bit kernel (no QNBitGemm dispatch for WASM), so MatMulNBits (q4, q4f16) dequantises the whole
+ *   weight matrix to fp32 on every call: one 896x4864 MatMul at M=1 takes 14.9 ms as q4 against 1.9 ms
+ *   as q8 and 1.8 ms as fp32 (one thread; native ONNX Runtime: q4 0.14 ms). WASM SIMD is 128 bits
+ *   wide, so int8 gains little over float there: on the Qwen2.5-0.5B shape, trimmed vocabulary,
+ *   genai-built graph, fp32 (1,509 MB) decodes 10.4 tok/s, the same tokens as Python, and q8 (dynamic
+ *   int8, 386 MB) 11.8; q4 1.2. fp32 is the model itself, with no quantisation to trust, so it goes
+ *   first where it fits; q8 serves the devices and models it does not fit (the 1.5B: 3.5 tok/s).
+ *   When the browser does not say its memory, q8 goes first: its download is a quarter of fp32's.
+ *   Then fp16 (widened to fp32 on load), then 4-bit.
  * - WebGPU: q4f16 (the WebGPU MatMulNBits shaders), then q4, fp16, fp32. Not measured here: the
  *   machine's headless Chromium has no GPU.
  */
-export const WASM_ORDER = ['q8', 'fp32', 'fp16', 'q4', 'q4f16'];
+export const WASM_ORDER = ['fp32', 'q8', 'fp16', 'q4', 'q4f16'];
+export const WASM_ORDER_UNSIZED = ['q8', 'fp32', 'fp16', 'q4', 'q4f16'];
 export const WEBGPU_ORDER = ['q4f16', 'q4', 'fp16', 'fp32'];
 
 /**
@@ -39,12 +44,13 @@ const GiB = 1024 ** 3;
  * Memory a dtype takes while it loads and writes, as a multiple of its download size. In WASM the
  * graph's bytes are fetched into JS memory and copied into the WASM heap (which never shrinks), where
  * ONNX Runtime also pre-packs weights (q8) or widens fp16 to fp32. Measured (benchmarks/browser_bench.py,
- * renderer peak RSS, Qwen2.5-0.5B shape): q8 4,183 MB for a 1,042 MB download (4.0x), q4 2,829 MB for
- * 854 MB (3.3x); the 1.5B q4f16 reached 4.8 GB for about 1.2 GB (4x). fp32 and fp16 are not measured
- * at that size here: fp32 has nothing to widen or pack, fp16 widens to fp32. WebGPU uploads the weights
- * and drops the CPU copy (not measured: no GPU here).
+ * renderer peak RSS): genai-built q8 1,146 MB for 386 MB (0.5B trimmed, 3.0x), 2,844 MB for 1,047 MB
+ * (0.5B, 2.7x), 1,783 MB for 1,361 MB (1.5B trimmed, 1.3x); fp32 3,717 MB for 1,509 MB (0.5B trimmed,
+ * 2.5x); q4 2,829 MB for 854 MB (3.3x); the 1.5B q4f16 reached 4.8 GB for about 1.2 GB (4x). fp16 is
+ * not measured at that size here: it widens to fp32. WebGPU uploads the weights and drops the CPU copy
+ * (not measured: no GPU here).
  */
-const WASM_FACTOR = { q8: 4.1, fp32: 2.5, fp16: 4.5, q4: 3.4, q4f16: 4.1 };
+const WASM_FACTOR = { q8: 3.0, fp32: 2.5, fp16: 4.5, q4: 3.4, q4f16: 4.1 };
 const WEBGPU_FACTOR = 1.5;
 const OVERHEAD = 300 * MiB; // the WASM runtime, tokenizer, KV cache and activations of a long draft
 
@@ -94,7 +100,8 @@ export function planDevice(bundle, facts, params = new URLSearchParams()) {
   if (!device) device = facts.webgpu && WEBGPU_ORDER.some(shipped) ? 'webgpu' : 'wasm';
 
   const budget = memoryBudget(facts.deviceMemory);
-  const order = pinnedDtype ? [pinnedDtype] : (device === 'webgpu' ? WEBGPU_ORDER : WASM_ORDER).filter(shipped);
+  const wasmOrder = budget === null ? WASM_ORDER_UNSIZED : WASM_ORDER;
+  const order = pinnedDtype ? [pinnedDtype] : (device === 'webgpu' ? WEBGPU_ORDER : wasmOrder).filter(shipped);
   const candidates = order.length ? order : [bundle.dtype].filter(shipped);
   const sized = candidates.map((dtype) => {
     const bytes = bundle.dtypes[dtype].bytes ?? 0;

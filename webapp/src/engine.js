@@ -25,6 +25,7 @@ export async function chooseDevice(bundle, params = new URLSearchParams()) {
   const threads = Number.parseInt(params.get('threads') ?? '', 10);
   if (Number.isInteger(threads) && threads > 0) choice.threads = Math.min(threads, 16);
   else if (choice.device === 'wasm' && !choice.refused) choice.threads = wasmThreads(choice.bytes, navigator.hardwareConcurrency);
+  if (['plain', 'asyncify'].includes(params.get('ort'))) choice.ortBuild = params.get('ort');
   return choice;
 }
 
@@ -63,7 +64,7 @@ export class BrowserEngine {
   /** Loads ``bundle`` (an entry of GET /api/v1/bundles) with the best device and dtype here. */
   load(bundle, choice) {
     this.start();
-    const key = `${bundle.name}/${choice.dtype}/${choice.device}/${choice.threads ?? ''}`;
+    const key = `${bundle.name}/${choice.dtype}/${choice.device}/${choice.threads ?? ''}/${choice.ortBuild ?? ''}`;
     if (this.loadPromise && this.loadKey === key) return this.loadPromise;
     this.loadKey = key;
     this.loadPromise = new Promise((resolve, reject) => {
@@ -72,7 +73,7 @@ export class BrowserEngine {
         // bundle.url is /models/<name>/<version>/: the version in the path keeps caches honest.
         type: 'load', model: bundle.name, modelId: bundle.url.replace(/^\/models\//, '').replace(/\/$/, ''),
         dtype: choice.dtype, device: choice.device, modelsUrl: '/models/', wasmUrl: '/ort/',
-        abortFlag: this.flag, threads: choice.threads,
+        abortFlag: this.flag, threads: choice.threads, ortBuild: choice.ortBuild,
       });
     }).then((info) => { this.info = { ...info, version: bundle.version }; return this.info; },
       (err) => { this.loadPromise = null; throw err; });

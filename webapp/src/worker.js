@@ -10,9 +10,10 @@
  * | in          | fields                                              | out, in order                                   |
  * |-------------|-----------------------------------------------------|-------------------------------------------------|
  * | `load`      | model (catalog name), modelId (path under modelsUrl:| `progress` {file, loaded, total}*, then `ready` |
- * |             | "<name>/<version>"), dtype, device ("webgpu"/"wasm"),| {model, dtype, device, threads, load_ms}        |
- * |             | modelsUrl, wasmUrl, abortFlag? (SharedArrayBuffer), |                                                 |
-|             | threads? (WASM threads; default: up to 4)           |                                                 |
+ * |             | "<name>/<version>"), dtype, device ("webgpu"/"wasm"),| {model, dtype, device, threads, runtime,        |
+ * |             | modelsUrl, wasmUrl, abortFlag? (SharedArrayBuffer), |  load_ms}                                       |
+ * |             | threads? (WASM threads; default: up to 4),          |                                                 |
+ * |             | ortBuild? ("asyncify" pins that build for WASM)     |                                                 |
  * |             |                                                     | or `error` {message}                            |
  * | `generate`  | id, prompt (the contract's ChatML text),            | `token` {id, text}* as text is written, then    |
  * |             | max_new_tokens, stop_at_eos (default true),         | `done` {id, text, prompt_ids, token_ids,        |
@@ -151,19 +152,21 @@ function timeSessions(lm) {
   }
 }
 
-async function load({ model, modelId, dtype, device, modelsUrl, wasmUrl, abortFlag: flag, threads = null }) {
-  const key = `${modelId}/${dtype}/${device}/${threads ?? ''}`;
+async function load({ model, modelId, dtype, device, modelsUrl, wasmUrl, abortFlag: flag, threads = null, ortBuild = null }) {
+  const key = `${modelId}/${dtype}/${device}/${threads ?? ''}/${ortBuild ?? ''}`;
   if (flag) abortFlag = new Int32Array(flag);
   if (loaded?.key === key) return loaded.info;
   if (loading?.key === key) return loading.promise;
   // A path, not a URL: Transformers.js looks local files up (and checks they exist) only by path.
   env.localModelPath = modelsUrl;
   const wasm = env.backends.onnx.wasm;
-  // The asyncify build (WebGPU-capable). ONNX Runtime Web's plain CPU build decodes no faster here
-  // (demo bundle, fp32: 31 tok/s against 30), so one build serves both devices and one is precached.
+  // WASM runs ONNX Runtime Web's plain build; WebGPU needs the asyncify one. At real sizes the plain
+  // build decodes faster (0.5B trimmed, 2 threads: fp32 10.4 tok/s against 9.7, q8 11.8 against 11.3;
+  // on the 2.6M demo they were level). ?ort=asyncify pins the asyncify build for WASM (benchmarks).
+  const build = device === 'wasm' && ortBuild !== 'asyncify' ? 'ort-wasm-simd-threaded' : 'ort-wasm-simd-threaded.asyncify';
   wasm.wasmPaths = {
-    mjs: new URL(`${wasmUrl}ort-wasm-simd-threaded.asyncify.mjs`, self.location.origin).href,
-    wasm: new URL(`${wasmUrl}ort-wasm-simd-threaded.asyncify.wasm`, self.location.origin).href,
+    mjs: new URL(`${wasmUrl}${build}.mjs`, self.location.origin).href,
+    wasm: new URL(`${wasmUrl}${build}.wasm`, self.location.origin).href,
   };
   // The page's choice (device_policy.js wasmThreads: one for small models, else up to four), and one
   // when the page is not cross-origin isolated (no SharedArrayBuffer, so no WASM threads).
@@ -175,7 +178,7 @@ async function load({ model, modelId, dtype, device, modelsUrl, wasmUrl, abortFl
     const lm = await AutoModelForCausalLM.from_pretrained(modelId, { dtype, device });
     timeSessions(lm);
     const info = {
-      model, dtype, device, threads: device === 'wasm' ? wasm.numThreads : 0,
+      model, dtype, device, threads: device === 'wasm' ? wasm.numThreads : 0, runtime: build,
       isolated: self.crossOriginIsolated, load_ms: performance.now() - started,
     };
     loaded = { key, model: lm, tokenizer, info, tokenizerUrl: `${modelsUrl}${modelId}/tokenizer.json` };

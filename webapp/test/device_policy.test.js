@@ -16,9 +16,23 @@ const bundle = (sizes, name = 'alta-0.5b') => ({
 });
 const realShape = bundle({ fp32: 2480 * MB, q8: 640 * MB, q4: 860 * MB, q4f16: 560 * MB });
 
-test('WASM takes q8 first: 4-bit has no MLAS kernel in ONNX Runtime Web and runs 14x slower', () => {
+test('WASM takes q8 when fp32 does not fit: 4-bit has no MLAS kernel in ONNX Runtime Web and runs 10x slower', () => {
   const plan = planDevice(realShape, { webgpu: false, deviceMemory: 8 });
   assert.deepEqual([plan.device, plan.dtype, plan.bytes], ['wasm', 'q8', 640 * MB]);
+});
+
+test('the trimmed 0.5B (measured): fp32 on a device reporting 8 GB, q8 on 4 GB or when memory is unknown', () => {
+  const trimmed = bundle({ fp32: 1509 * MB, q8: 386 * MB, q4f16: 215 * MB });
+  const big = planDevice(trimmed, { webgpu: false, deviceMemory: 8 });
+  assert.deepEqual([big.dtype, big.need < big.budget], ['fp32', true]); // about 4.0 GB of a 4.8 GB share
+  assert.equal(planDevice(trimmed, { webgpu: false, deviceMemory: 4 }).dtype, 'q8');
+  assert.equal(planDevice(trimmed, { webgpu: false, deviceMemory: undefined }).dtype, 'q8');
+});
+
+test('the trimmed 1.5B (measured): fp32 passes the WASM heap, q8 (1,361 MB, 1.8 GB renderer peak) fits 8 GB', () => {
+  const large = bundle({ fp32: 5200 * MB, q8: 1361 * MB, q4f16: 822 * MB }, 'alta-1.5b');
+  const plan = planDevice(large, { webgpu: false, deviceMemory: 8 });
+  assert.deepEqual([plan.device, plan.dtype], ['wasm', 'q8']);
 });
 
 test('without q8, WASM takes fp32 when it fits, as the demo bundle ships', () => {
@@ -26,10 +40,10 @@ test('without q8, WASM takes fp32 when it fits, as the demo bundle ships', () =>
   assert.equal(planDevice(demo, { webgpu: false, deviceMemory: 8 }).dtype, 'fp32');
 });
 
-test('the 0.5B shape q8 (1,042 MB, 4.2 GB renderer peak measured) fits a device reporting 8 GB, not 4', () => {
-  const measured = bundle({ fp32: 1977 * MB, q8: 1042 * MB, q4: 854 * MB });
+test('the full-vocabulary 0.5B q8 (1,047 MB, 2.8 GB renderer peak measured) fits a device reporting 8 GB, not 4', () => {
+  const measured = bundle({ fp32: 1977 * MB, q8: 1047 * MB, q4: 854 * MB });
   assert.equal(planDevice(measured, { webgpu: false, deviceMemory: 8 }).dtype, 'q8');
-  // at 4 GB neither q8 (4.5 GB) nor q4 (3.2 GB) fits a 2.4 GB page; fp32 (5.2 GB) neither
+  // at 4 GB neither q8 (3.4 GB) nor q4 (3.2 GB) fits a 2.4 GB page; fp32 (5.2 GB) neither
   assert.equal(planDevice(measured, { webgpu: false, deviceMemory: 4 }).refused, 'memory');
 });
 
