@@ -110,6 +110,29 @@ class _Writer:
         self.handle.close()
 
 
+def _carried(graph: onnx.GraphProto, nodes: list[onnx.NodeProto], tensors: _Tensors, writer: _Writer,
+             skip: frozenset[str] | set[str] = frozenset()) -> list[TensorProto]:
+    """The source graph's initializers that ``nodes`` (or the graph's outputs) still read, external data
+    copied into ``writer``'s file; names in ``skip`` are replaced by the caller."""
+    used = {name for n in nodes for name in n.input} | {o.name for o in graph.output}
+    carried = []
+    for tensor in graph.initializer:
+        if tensor.name not in used or tensor.name in skip:
+            continue
+        if tensor.data_location == TensorProto.EXTERNAL:
+            carried.append(writer.add(tensor.name, tensor.data_type, list(tensor.dims), [tensors.raw(tensor)]))
+        else:
+            carried.append(tensor)
+    return carried
+
+
+def _replace_contents(graph: onnx.GraphProto, nodes: list[onnx.NodeProto], initializers: list[TensorProto]) -> None:
+    del graph.node[:]
+    graph.node.extend(nodes)
+    del graph.initializer[:]
+    graph.initializer.extend(initializers)
+
+
 def _attrs(node: onnx.NodeProto) -> dict:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
@@ -150,23 +173,11 @@ def dequantized_twin(src: Path, dst: Path) -> Path:
             else:
                 new_nodes.append(node)
         kept = _live(new_nodes, {o.name for o in graph.output})
-        used = {name for n in kept for name in n.input} | {o.name for o in graph.output}
-        initializers = []
-        for tensor in graph.initializer:
-            if tensor.name not in used or tensor.name in new_inits:
-                continue
-            if tensor.data_location == TensorProto.EXTERNAL:
-                initializers.append(writer.add(tensor.name, tensor.data_type, list(tensor.dims), [tensors.raw(tensor)]))
-            else:
-                initializers.append(tensor)
-        initializers += list(new_inits.values())
+        initializers = _carried(graph, kept, tensors, writer, skip=set(new_inits)) + list(new_inits.values())
     finally:
         writer.close()
         tensors.close()
-    del graph.node[:]
-    graph.node.extend(kept)
-    del graph.initializer[:]
-    graph.initializer.extend(initializers)
+    _replace_contents(graph, kept, initializers)
     onnx.save_model(model, str(dst))
     logger.info("dequantised twin of %s: %d quantised ops rebuilt in float", src.name, replaced)
     return dst

@@ -30,7 +30,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from export.dequantize import _Tensors, _Writer
+from export.dequantize import _carried, _replace_contents, _Tensors, _Writer
 from export.nbits import EMBEDDINGS
 
 logger = logging.getLogger(__name__)
@@ -103,22 +103,11 @@ def quantize_graph_int8(src: Path, dst: Path, embedding: str = "quantised") -> i
             ]
         if embedding == "quantised":
             new_nodes = _tied_embedding(new_nodes, quantised, graph, new_inits)
-        used = {name for n in new_nodes for name in n.input}  # a float weight the Gather still reads stays
-        kept = []
-        for tensor in graph.initializer:
-            if tensor.name not in used:
-                continue
-            if tensor.data_location == TensorProto.EXTERNAL:
-                kept.append(writer.add(tensor.name, tensor.data_type, list(tensor.dims), [tensors.raw(tensor)]))
-            else:
-                kept.append(tensor)
+        kept = _carried(graph, new_nodes, tensors, writer)  # a float weight the Gather still reads stays
     finally:
         writer.close()
         tensors.close()
-    del graph.node[:]
-    graph.node.extend(new_nodes)
-    del graph.initializer[:]
-    graph.initializer.extend(kept + new_inits)
+    _replace_contents(graph, new_nodes, kept + new_inits)
     onnx.save_model(model, str(dst))
     logger.info("%s: %d MatMul weights quantised to int8 (dynamic, per channel)", dst.name, len(quantised))
     return len(quantised)

@@ -19,7 +19,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from export.dequantize import _Tensors, _Writer
+from export.dequantize import _carried, _replace_contents, _Tensors, _Writer
 
 logger = logging.getLogger(__name__)
 
@@ -89,22 +89,11 @@ def quantize_graph(src: Path, dst: Path, bits: int = 4, block_size: int = 32, ac
                 domain="com.microsoft", K=k, N=n, bits=bits, block_size=block_size, accuracy_level=accuracy_level))
         if embedding == "quantised":
             new_nodes = _tied_embedding(new_nodes, quantised, bits, block_size, new_inits)
-        used = {name for n in new_nodes for name in n.input}  # a float weight the Gather still reads stays
-        kept = []
-        for tensor in graph.initializer:
-            if tensor.name not in used:
-                continue
-            if tensor.data_location == TensorProto.EXTERNAL:
-                kept.append(writer.add(tensor.name, tensor.data_type, list(tensor.dims), [tensors.raw(tensor)]))
-            else:
-                kept.append(tensor)
+        kept = _carried(graph, new_nodes, tensors, writer)  # a float weight the Gather still reads stays
     finally:
         writer.close()
         tensors.close()
-    del graph.node[:]
-    graph.node.extend(new_nodes)
-    del graph.initializer[:]
-    graph.initializer.extend(kept + new_inits)
+    _replace_contents(graph, new_nodes, kept + new_inits)
     if not any(o.domain == "com.microsoft" for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
     onnx.save_model(model, str(dst))
