@@ -110,6 +110,15 @@ class _Writer:
         self.handle.close()
 
 
+def _consumers(nodes: list[onnx.NodeProto]) -> dict[str, list[onnx.NodeProto]]:
+    """Value name -> the nodes that read it."""
+    readers: dict[str, list[onnx.NodeProto]] = {}
+    for node in nodes:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+    return readers
+
+
 def _carried(graph: onnx.GraphProto, nodes: list[onnx.NodeProto], tensors: _Tensors, writer: _Writer,
              skip: frozenset[str] | set[str] = frozenset()) -> list[TensorProto]:
     """The source graph's initializers that ``nodes`` (or the graph's outputs) still read, external data
@@ -157,7 +166,7 @@ def dequantized_twin(src: Path, dst: Path) -> Path:
     new_nodes: list[onnx.NodeProto] = []
     replaced = 0
     try:
-        integer, superseded = _matmul_integer_chains(list(graph.node), tensors)
+        integer, superseded = _matmul_integer_chains(list(graph.node), producer, tensors)
         for node in graph.node:
             if id(node) in superseded:  # a chain's Cast and output Mul: its twin MatMul writes the output
                 continue
@@ -193,14 +202,11 @@ def _live(nodes: list[onnx.NodeProto], outputs: set[str]) -> list[onnx.NodeProto
         nodes = live
 
 
-def _matmul_integer_chains(nodes: list[onnx.NodeProto], tensors: _Tensors) -> tuple[dict[int, tuple], set[int]]:
+def _matmul_integer_chains(nodes: list[onnx.NodeProto], producer: dict[str, onnx.NodeProto],
+                           tensors: _Tensors) -> tuple[dict[int, tuple], set[int]]:
     """q8's chains: ``id(MatMulInteger)`` -> (node, float input, int8 weight, weight scales, output), and
     the ids of the chains' Cast and output Mul nodes, which the twin drops."""
-    producer = {out: n for n in nodes for out in n.output}
-    consumers: dict[str, list[onnx.NodeProto]] = {}
-    for node in nodes:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
+    consumers = _consumers(nodes)
     chains, superseded = {}, set()
     for node in nodes:
         if node.op_type != "MatMulInteger":

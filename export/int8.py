@@ -31,7 +31,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from export.dequantize import _carried, _replace_contents, _Tensors, _Writer
-from export.nbits import EMBEDDINGS
+from export.nbits import EMBEDDINGS, constant_matmul_weight, rewrite_tied_embeddings, tied_embedding_sites
 
 logger = logging.getLogger(__name__)
 
@@ -73,9 +73,8 @@ def quantize_graph_int8(src: Path, dst: Path, embedding: str = "quantised") -> i
     new_inits: list[TensorProto] = []
     try:
         for node in graph.node:
-            weight = node.input[1] if node.op_type == "MatMul" and len(node.input) == 2 else None
-            tensor = tensors.by_name.get(weight) if weight else None
-            if tensor is None or len(tensor.dims) != 2 or tensor.data_type != TensorProto.FLOAT:
+            weight = constant_matmul_weight(node, tensors, (TensorProto.FLOAT,))
+            if weight is None:
                 new_nodes.append(node)
                 continue
             if weight not in quantised:
@@ -116,31 +115,13 @@ def quantize_graph_int8(src: Path, dst: Path, embedding: str = "quantised") -> i
 def _tied_embedding(nodes: list[onnx.NodeProto], quantised: dict[str, tuple[str, str, str]], graph: onnx.GraphProto,
                     new_inits: list[TensorProto]) -> list[onnx.NodeProto]:
     """``Transpose(W) -> Gather(ids)`` on a quantised lm_head W reads W's int8 columns and their scales."""
-    consumers: dict[str, list[onnx.NodeProto]] = {}
-    for node in nodes:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
-    ranks = {v.name: len(v.type.tensor_type.shape.dim) for v in graph.input}
-    out: list[onnx.NodeProto] = []
-    skip: set[int] = set()
-    for node in nodes:
-        if id(node) in skip:
-            continue
-        users = consumers.get(node.output[0], []) if node.output else []
-        perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), None)
-        gather = users[0] if len(users) == 1 else None
-        if not (node.op_type == "Transpose" and node.input[0] in quantised and perm in (None, [1, 0])
-                and gather is not None and gather.op_type == "Gather"
-                and all(a.i == 0 for a in gather.attribute if a.name == "axis")
-                and ranks.get(gather.input[1]) == 2):  # input_ids (batch, sequence)
-            out.append(node)
-            continue
-        skip.add(id(gather))
-        w_q, w_scale, _ = quantised[node.input[0]]
+
+    def replace(transpose: onnx.NodeProto, gather: onnx.NodeProto) -> list[onnx.NodeProto]:
+        w_q, w_scale, _ = quantised[transpose.input[0]]
         ids, stem = gather.input[1], gather.name
         axes = f"{stem}_scale_axes"
         new_inits.append(numpy_helper.from_array(np.array([-1], np.int64), axes))
-        out += [
+        return [
             helper.make_node("Gather", [w_q, ids], [f"{stem}_columns"], name=f"{stem}_int8", axis=1),  # (H, B, S)
             helper.make_node("Transpose", [f"{stem}_columns"], [f"{stem}_rows"], name=f"{stem}_rows", perm=[1, 2, 0]),
             helper.make_node("Cast", [f"{stem}_rows"], [f"{stem}_float"], name=f"{stem}_Cast", to=TensorProto.FLOAT),
@@ -148,4 +129,7 @@ def _tied_embedding(nodes: list[onnx.NodeProto], quantised: dict[str, tuple[str,
             helper.make_node("Unsqueeze", [f"{stem}_row_scale", axes], [f"{stem}_row_scale_1"], name=f"{stem}_Unsqueeze"),
             helper.make_node("Mul", [f"{stem}_float", f"{stem}_row_scale_1"], list(gather.output), name=f"{stem}_Mul"),
         ]
-    return out
+
+    ranks = {v.name: len(v.type.tensor_type.shape.dim) for v in graph.input}
+    sites = tied_embedding_sites(nodes, quantised, lambda _, gather: ranks.get(gather.input[1]) == 2)  # input_ids
+    return rewrite_tied_embeddings(nodes, sites, replace)

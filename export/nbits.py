@@ -19,7 +19,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from export.dequantize import _carried, _replace_contents, _Tensors, _Writer
+from export.dequantize import _carried, _consumers, _replace_contents, _Tensors, _Writer
 
 logger = logging.getLogger(__name__)
 
@@ -70,11 +70,11 @@ def quantize_graph(src: Path, dst: Path, bits: int = 4, block_size: int = 32, ac
     new_inits: list[TensorProto] = []
     try:
         for node in graph.node:
-            weight = node.input[1] if node.op_type == "MatMul" and len(node.input) == 2 else None
-            tensor = tensors.by_name.get(weight) if weight else None
-            if tensor is None or len(tensor.dims) != 2 or tensor.data_type not in FLOATS:
+            weight = constant_matmul_weight(node, tensors, FLOATS)
+            if weight is None:
                 new_nodes.append(node)
                 continue
+            tensor = tensors.by_name[weight]
             if weight not in quantised:
                 k, n = tensor.dims
                 packed, scales = quantize_weight(tensors.array(weight), bits, block_size)
@@ -101,36 +101,56 @@ def quantize_graph(src: Path, dst: Path, bits: int = 4, block_size: int = 32, ac
     return len(quantised)
 
 
+def tied_embedding_sites(nodes: list[onnx.NodeProto], quantised: dict, accept=lambda weight, gather: True,
+                         ) -> dict[int, onnx.NodeProto]:
+    """``id(Transpose)`` -> its Gather for each tied embedding the quantiser can rewrite: ``Transpose(W) ->
+    Gather(axis 0)``, W a quantised weight, the Transpose read by that Gather only, and ``accept(W, gather)``."""
+    consumers = _consumers(nodes)
+    sites = {}
+    for node in nodes:
+        perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), None)
+        if node.op_type != "Transpose" or node.input[0] not in quantised or perm not in (None, [1, 0]):
+            continue
+        users = consumers.get(node.output[0], [])
+        if (len(users) == 1 and users[0].op_type == "Gather"
+                and all(a.i == 0 for a in users[0].attribute if a.name == "axis") and accept(node.input[0], users[0])):
+            sites[id(node)] = users[0]
+    return sites
+
+
+def rewrite_tied_embeddings(nodes: list[onnx.NodeProto], sites: dict[int, onnx.NodeProto],
+                            replace) -> list[onnx.NodeProto]:
+    """``nodes`` with each site's Transpose and Gather replaced by ``replace(transpose, gather)``'s nodes."""
+    gathers = {id(g) for g in sites.values()}
+    out: list[onnx.NodeProto] = []
+    for node in nodes:
+        if id(node) in gathers:
+            continue
+        gather = sites.get(id(node))
+        out += [node] if gather is None else replace(node, gather)
+    return out
+
+
+def constant_matmul_weight(node: onnx.NodeProto, tensors: _Tensors, types) -> str | None:
+    """The name of the 2-D initializer of one of ``types`` a MatMul multiplies by, else None."""
+    weight = node.input[1] if node.op_type == "MatMul" and len(node.input) == 2 else None
+    tensor = tensors.by_name.get(weight) if weight else None
+    return weight if tensor is not None and len(tensor.dims) == 2 and tensor.data_type in types else None
+
+
 def _tied_embedding(nodes: list[onnx.NodeProto], quantised: dict[str, tuple[str, str, int, int]], bits: int,
                     block_size: int, new_inits: list[TensorProto]) -> list[onnx.NodeProto]:
     """``Transpose(W) -> Gather`` on a quantised lm_head weight W becomes GatherBlockQuantized on its blocks."""
-    consumers: dict[str, list[onnx.NodeProto]] = {}
-    for node in nodes:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
-    out = []
-    skip: set[int] = set()
-    for node in nodes:
-        if id(node) in skip:
-            continue
-        users = consumers.get(node.output[0], []) if node.output else []
-        perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), None)
-        if not (node.op_type == "Transpose" and node.input[0] in quantised and perm in (None, [1, 0])
-                and len(users) == 1 and users[0].op_type == "Gather"
-                and all(a.i == 0 for a in users[0].attribute if a.name == "axis")):
-            out.append(node)
-            continue
-        blocks_name, scales_name, k, n = quantised[node.input[0]]
-        if k % block_size:
-            out.append(node)
-            continue
-        gather = users[0]
-        skip.add(id(gather))
+
+    def replace(transpose: onnx.NodeProto, gather: onnx.NodeProto) -> list[onnx.NodeProto]:
+        blocks_name, scales_name, k, n = quantised[transpose.input[0]]
         shape_name = blocks_name + "_rows_shape"
         new_inits.append(numpy_helper.from_array(np.array([n, k * bits // 8], np.int64), shape_name))
         rows = blocks_name + "_rows"
-        out.append(helper.make_node("Reshape", [blocks_name, shape_name], [rows], name=node.name + "_rows"))
-        out.append(helper.make_node("GatherBlockQuantized", [rows, gather.input[1], scales_name], list(gather.output),
-                                    name=gather.name + "BlockQuantized", domain="com.microsoft", bits=bits,
-                                    block_size=block_size, gather_axis=0, quantize_axis=1))
-    return out
+        return [helper.make_node("Reshape", [blocks_name, shape_name], [rows], name=transpose.name + "_rows"),
+                helper.make_node("GatherBlockQuantized", [rows, gather.input[1], scales_name], list(gather.output),
+                                 name=gather.name + "BlockQuantized", domain="com.microsoft", bits=bits,
+                                 block_size=block_size, gather_axis=0, quantize_axis=1)]
+
+    sites = tied_embedding_sites(nodes, quantised, lambda weight, _: quantised[weight][2] % block_size == 0)
+    return rewrite_tied_embeddings(nodes, sites, replace)
